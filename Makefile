@@ -1,0 +1,34 @@
+# racelane: every target sets itself up (virtualenv, Python packages, Debian
+# libraries Qt needs) and then runs.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.racelane-installed
+
+.PHONY: demo test bench lint setup samples clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[gui,dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m tracer.cli.main demo
+
+lint: setup
+	$(VENV)/bin/ruff check tracer gui tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

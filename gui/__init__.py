@@ -1,0 +1,1 @@
+"""racelane viewer (PySide6 + pyqtgraph): swimlanes, hazard bands, live tailing."""

@@ -1,0 +1,24 @@
+"""Shared test set-up: Qt runs offscreen; recordings never leak between tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _no_recording_leaks():
+    """Fail a test that leaves a recording running, and stop it for the next test."""
+    yield
+    import tracer
+    from tracer.record import core
+
+    leaked = core._active is not None
+    if leaked:
+        tracer.stop()
+        core._active = None
+    tracer.uninstrument()
+    assert not leaked, "test left a recording running"

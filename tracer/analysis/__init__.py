@@ -1,0 +1,1 @@
+"""Analysis core: load traces into numpy columns, find hazards (no Qt here)."""

@@ -1,0 +1,1 @@
+"""racelane command line: one ``racelane`` command with subcommands."""

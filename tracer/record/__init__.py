@@ -1,0 +1,1 @@
+"""The recorder: what runs inside the traced program."""

@@ -1,0 +1,424 @@
+"""The recorder: buffers what the hot path produced and writes it out.
+
+A real OS thread (never a greenthread, even under eventlet monkey-patching)
+wakes every flush interval, or early when the buffer fills, takes the buffered
+rows, masks secrets, serializes them with one ``orjson.dumps`` per batch and
+hands whole lines to the sink. Spans still open at a flush are written as
+``open`` rows, so a process killed with SIGKILL leaves them visible as
+unfinished. Nothing here raises into traced code: failures are counted and
+reported once through ``logging``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from . import core, spawn
+from .format import END, FORMAT_NAME, FORMAT_VERSION, HEADER, MARKS, OPEN, ROWS_PER_LINE, SPANS
+from .lanes import LaneRegistry
+from .options import Options
+from .redact import Redactor, mask_url
+from .sink import JsonlSink, Sink
+
+_DUMPS_OPTIONS = orjson.OPT_APPEND_NEWLINE
+
+
+@dataclass
+class RecordingStats:
+    """Counts of what was recorded and what was lost, by cause."""
+
+    spans: int = 0
+    marks: int = 0
+    open_spans: int = 0
+    dropped: int = 0
+    write_errors: int = 0
+    lost_on_write: int = 0
+    unserializable: int = 0
+    bytes_written: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts as a plain dict."""
+        return dict(self.__dict__)
+
+
+def _real_thread_module() -> Any:
+    """Return ``_thread`` as it was before eventlet monkey-patched it."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None:
+        try:
+            return patcher.original("_thread")
+        except Exception:
+            pass
+    import _thread
+
+    return _thread
+
+
+class Recorder:
+    """Own one recording: its sink, its lanes, its flusher thread and its counts.
+
+    Only one recorder is active per process (``core._active``).
+    """
+
+    def __init__(self, options: Options, sink: Sink | None = None) -> None:
+        self.options = options.resolved()
+        self.path = None if sink is not None else self.options.output_path()
+        self.sink: Sink = sink if sink is not None else JsonlSink(self.path or "", self.options.file_mode, self.options.fsync)
+        self.stats = RecordingStats()
+        self.redactor = Redactor(self.options.secret_keys, self.options.max_value_chars)
+        self.registry = LaneRegistry()
+        thread_mod = _real_thread_module()
+        self._thread_mod = thread_mod
+        self._flush_lock = thread_mod.allocate_lock()
+        self._wake_lock = thread_mod.allocate_lock()
+        self._wake_lock.acquire()
+        self._running = False
+        self._flusher_done = thread_mod.allocate_lock()
+        self._reported: set[str] = set()
+        self._previous_sigterm: Any = None
+        self._sigterm_installed = False
+        self._pid = os.getpid()
+
+    # --- life cycle --------------------------------------------------------
+    def start(self) -> Recorder:
+        """Write the header, swap this recorder into the hot path, start flushing."""
+        if core._active is not None:
+            raise RuntimeError("racelane is already recording; call tracer.stop() first")
+        self._write([orjson.dumps(self._header(), option=_DUMPS_OPTIONS)])
+        core._reseed_ids()
+        self._activate()
+        spawn.install(core.current_span_id)
+        atexit.register(self._atexit)
+        _register_multiprocessing_exit(self._atexit)
+        if self.options.handle_sigterm:
+            self._install_sigterm()
+        _register_fork_hook()
+        return self
+
+    def _activate(self) -> None:
+        core._rows = []
+        core._marks = []
+        core._soft_limit = max(1, self.options.max_buffered // 4)
+        core._hard_limit = self.options.max_buffered
+        core._now = self.options.clock or time.monotonic_ns
+        core._lane = self.registry.current
+        core._wake = self._wake
+        core._async_set = spawn.set_async_current
+        core._async_reset = spawn.reset_async_current
+        core._gen += 1
+        core._active = self
+        self._running = True
+        self._flusher_done.acquire()
+        self._thread_mod.start_new_thread(self._flusher, ())
+
+    def stop(self) -> RecordingStats:
+        """Flush everything (open spans as unfinished), write ``end``, close the file."""
+        if core._active is not self:
+            return self.stats
+        self._running = False
+        self._wake()
+        # Wait for the flusher to finish its current batch (it never blocks for long).
+        if self._flusher_done.acquire(timeout=5.0):
+            self._flusher_done.release()
+        self.flush(final=True)
+        core._active = None
+        core._gen += 1
+        spawn.uninstall()
+        self._restore_sigterm()
+        try:
+            atexit.unregister(self._atexit)
+        except Exception:
+            pass
+        end = {"type": END, "wall_ns": time.time_ns(), "monotonic_ns": core._now(), "stats": self.stats.as_dict()}
+        self._write([orjson.dumps(end, option=_DUMPS_OPTIONS)])
+        self.sink.close()
+        return self.stats
+
+    def _atexit(self) -> None:
+        try:
+            self.stop()
+        except Exception:
+            pass
+
+    # --- flushing ----------------------------------------------------------
+    def _wake(self) -> None:
+        try:
+            self._wake_lock.release()
+        except RuntimeError:
+            pass  # already awake
+
+    def _flusher(self) -> None:
+        interval = self.options.flush_interval_s
+        try:
+            while self._running:
+                self._wake_lock.acquire(timeout=interval)
+                if not self._running:
+                    break
+                try:
+                    self.flush()
+                except Exception as err:  # never let the flusher die silently
+                    self._report("flush", f"racelane: flushing failed: {err!r}")
+        finally:
+            self._flusher_done.release()
+
+    def flush(self, final: bool = False) -> None:
+        """Write everything buffered; with ``final``, every open span as unfinished."""
+        with self._flush_lock:
+            rows = _take(core._rows)
+            marks = _take(core._marks)
+            lines: list[bytes] = []
+            for lane in _take(self.registry.pending):
+                if not lane.announced:
+                    lane.announced = True
+                    lines.append(orjson.dumps(lane.record(), option=_DUMPS_OPTIONS))
+            lanes = self.registry.snapshot()
+            opened = self._open_rows(lanes, final)
+            if rows:
+                self.stats.spans += len(rows)
+                self._serialize(SPANS, rows, 7, lines)
+            if opened:
+                self.stats.open_spans += len(opened)
+                self._serialize(OPEN, opened, 6, lines)
+            if marks:
+                self.stats.marks += len(marks)
+                self._serialize(MARKS, marks, 4, lines)
+            if lines:
+                self._write(lines, len(rows) + len(marks))
+
+    def _open_rows(self, lanes: list[Any], final: bool) -> list[tuple[Any, ...]]:
+        opened = []
+        for lane in lanes:
+            for span in list(lane.stack):
+                if span.gen == core._gen and (not span.announced or final):
+                    span.announced = True
+                    opened.append((span.id, span.parent, lane.id, span.start_ns, span.name, span.cat, span.attrs or None))
+        return opened
+
+    def _serialize(self, kind: str, rows: list[tuple[Any, ...]], attrs_at: int, lines: list[bytes]) -> None:
+        clean = self.redactor.attrs
+        for i, row in enumerate(rows):
+            attrs = row[attrs_at]
+            if attrs is not None:
+                cleaned = clean(attrs)
+                if cleaned is not attrs:
+                    rows[i] = row[:attrs_at] + (cleaned,) + row[attrs_at + 1 :]
+        for start in range(0, len(rows), ROWS_PER_LINE):
+            batch = rows[start : start + ROWS_PER_LINE]
+            try:
+                lines.append(orjson.dumps({"type": kind, "rows": batch}, default=self._fallback, option=_DUMPS_OPTIONS))
+            except (TypeError, ValueError):
+                lines.append(self._serialize_one_by_one(kind, batch, attrs_at))
+
+    def _serialize_one_by_one(self, kind: str, batch: list[tuple[Any, ...]], attrs_at: int) -> bytes:
+        good = []
+        for row in batch:
+            try:
+                orjson.dumps(row, default=self._fallback)
+            except (TypeError, ValueError) as err:
+                self.stats.unserializable += 1
+                self._report("unserializable-row", f"racelane: attributes of {row[attrs_at - 2]!r} could not be written ({err}); replaced")
+                row = row[:attrs_at] + ({"racelane.error": f"attributes not serializable: {err}"},) + row[attrs_at + 1 :]
+            good.append(row)
+        return orjson.dumps({"type": kind, "rows": good}, default=self._fallback, option=_DUMPS_OPTIONS)
+
+    def _fallback(self, obj: Any) -> str:
+        self.stats.unserializable += 1
+        kind = type(obj).__qualname__
+        self._report(f"type:{kind}", f"racelane: attribute of type {kind} is not serializable; recorded as '<{kind}>'")
+        return f"<{kind}>"
+
+    def _write(self, lines: list[bytes], records: int = 0) -> None:
+        data = b"".join(lines)
+        err = self.sink.write(data)
+        if err is None:
+            self.stats.bytes_written += len(data)
+            return
+        self.stats.write_errors += 1
+        self.stats.lost_on_write += records
+        self._report("write", f"racelane: cannot write trace to {self.sink.description}: {err.strerror or err}; recording continues, losses are counted")
+
+    def _report(self, key: str, message: str) -> None:
+        """Log ``message`` once per ``key`` for the life of this recorder."""
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        try:
+            import logging
+
+            logging.getLogger("racelane").warning(message)
+        except Exception:
+            pass
+
+    # --- header ------------------------------------------------------------
+    def _header(self) -> dict[str, Any]:
+        before = time.monotonic_ns()
+        wall = time.time_ns()
+        after = time.monotonic_ns()
+        clock = self.options.clock
+        header = {
+            "type": HEADER,
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "host": self.options.host,
+            "pid": os.getpid(),
+            "process": self.options.process,
+            "argv": [_mask_arg(a) for a in sys.argv[:64]],
+            "clock": {
+                "monotonic_ns": clock() if clock else (before + after) // 2,
+                "wall_ns": wall,
+                "source": "custom" if clock else "monotonic",
+            },
+            "profile": self.options.profile,
+            "concurrency": _concurrency(),
+            "python": sys.version.split()[0],
+            "tracer": _version(),
+        }
+        header.update(self.options.extra_header)
+        return header
+
+    # --- signals and fork --------------------------------------------------
+    def _install_sigterm(self) -> None:
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous is signal.SIG_IGN:
+                return
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+        except (ValueError, OSError):  # not the main thread, or no signals here
+            return
+        self._previous_sigterm = previous
+        self._sigterm_installed = True
+
+    def _restore_sigterm(self) -> None:
+        if not self._sigterm_installed:
+            return
+        self._sigterm_installed = False
+        try:
+            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                signal.signal(signal.SIGTERM, self._previous_sigterm)
+        except (ValueError, OSError):
+            pass
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        previous = self._previous_sigterm
+        try:
+            self.stop()
+        except Exception:
+            pass
+        if callable(previous):
+            previous(signum, frame)
+            return
+        # Die of SIGTERM as the program would have without racelane.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def after_fork_in_child(self) -> None:
+        """Continue recording in a forked child, into the child's own file."""
+        # The child owns nothing of the parent's buffer, lanes, locks or thread.
+        core._active = None
+        core._gen += 1
+        self._sigterm_installed = False
+        if self.path is None:
+            child = Recorder(self.options, _NullSink())
+        else:
+            pattern = self.options.path
+            if "{pid}" not in pattern:
+                root, ext = os.path.splitext(pattern)
+                pattern = f"{root}-{{pid}}{ext}"
+            child = Recorder(_with_path(self.options, pattern))
+        try:
+            child.start()
+        except Exception as err:
+            child._report("fork", f"racelane: cannot record in forked child {os.getpid()}: {err}")
+
+
+class _NullSink:
+    """Where a forked child of an in-memory capture writes: nowhere."""
+
+    description = "<discarded>"
+
+    def write(self, data: bytes) -> OSError | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def _with_path(options: Options, pattern: str) -> Options:
+    from dataclasses import replace
+
+    return replace(options, path=pattern)
+
+
+def _take(buffer: list[Any]) -> list[Any]:
+    """Remove and return what ``buffer`` holds now; appends racing with us stay in it."""
+    n = len(buffer)
+    taken = buffer[:n]
+    del buffer[:n]
+    return taken
+
+
+_fork_hook_registered = False
+
+
+def _register_multiprocessing_exit(callback: Any) -> None:
+    """Flush in multiprocessing children too: they leave through ``os._exit``."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        try:
+            util.Finalize(None, callback, exitpriority=-100)
+        except Exception:
+            pass
+
+
+def _register_fork_hook() -> None:
+    global _fork_hook_registered
+    if _fork_hook_registered or not hasattr(os, "register_at_fork"):
+        return
+    _fork_hook_registered = True
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _after_fork_in_child() -> None:
+    recorder = core._active
+    if recorder is not None:
+        recorder.after_fork_in_child()
+
+
+_SECRET_ARG_WORDS = ("password", "passwd", "token", "secret", "credential", "key")
+
+
+def _mask_arg(arg: str) -> str:
+    """Mask ``--password=x`` style arguments and URL credentials in argv."""
+    if "=" in arg:
+        name, _, _value = arg.partition("=")
+        if any(w in name.lower() for w in _SECRET_ARG_WORDS):
+            return f"{name}=***"
+    return mask_url(arg) if "@" in arg else arg
+
+
+def _concurrency() -> str:
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None:
+        try:
+            if patcher.is_monkey_patched("thread"):
+                return "eventlet"
+        except Exception:
+            pass
+    return "threading"
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"racelane {version('racelane')}"
+    except Exception:
+        return "racelane"
