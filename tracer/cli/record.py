@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from tracer.record import boot
+from tracer.record.profiles import load_profile
 
 
 def register(sub: Any) -> None:
@@ -74,10 +75,13 @@ def run(args: argparse.Namespace) -> int:
         sys.argv = [args.module, *program]
     else:
         sys.argv = program
-    recording = boot.start_from_env(own_path=env_updates["RACELANE_OUT"])
+    if args.profile:
+        load_profile(env_updates["RACELANE_PROFILE"])  # a bad profile is a usage error, before the program runs
+    recording = boot.start_from_env(own_path=env_updates["RACELANE_OUT"], strict=True)
     code: Any = 0
     try:
         if args.module is not None:
+            sys.path.insert(0, os.getcwd())  # as `python -m` does
             runpy.run_module(args.module, run_name="__main__", alter_sys=True)
         else:
             sys.path.insert(0, os.path.dirname(os.path.abspath(program[0])))

@@ -38,11 +38,11 @@ def export_to_children(environ: MutableMapping[str, str]) -> None:
         environ["PYTHONPATH"] = os.pathsep.join([boot_dir(), *paths])
 
 
-def start_from_env(own_path: str | None = None) -> Recording | None:
+def start_from_env(own_path: str | None = None, strict: bool = False) -> Recording | None:
     """Start recording if ``RACELANE_OUT`` (or ``own_path``) is set and ``RACELANE_DISABLE`` is not 1.
 
-    Never raises: a bad setting is reported through ``logging`` and the
-    program runs unrecorded.
+    Never raises unless ``strict``: a bad setting is reported through
+    ``logging`` and the program runs unrecorded.
     """
     if not (own_path or os.environ.get("RACELANE_OUT")) or os.environ.get("RACELANE_DISABLE") == "1":
         return None
@@ -57,6 +57,8 @@ def start_from_env(own_path: str | None = None) -> Recording | None:
         options = Options.from_env(None, **({"path": own_path} if own_path else {}))
         return start(**{f: getattr(options, f) for f in ("path", "flush_interval_s", "host", "process", "profile", "secret_keys", "file_mode")})
     except Exception as err:
+        if strict:
+            raise
         import logging
 
         logging.getLogger("racelane").warning("racelane: recording not started: %s", err)
