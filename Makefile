@@ -20,7 +20,7 @@ demo: setup
 	$(PY) -m tracer.cli.main demo
 
 lint: setup
-	$(VENV)/bin/ruff check tracer gui tests bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -17,14 +17,14 @@ QtCore = pytest.importorskip("PySide6.QtCore")
 
 
 def test_void_painter_calls_keep_none_refcount(qapp):
-    """Thousands of void QPainter calls leave sys.getrefcount(None) where it was."""
+    """Hundreds of void QPainter calls leave sys.getrefcount(None) where it was (6.12.0 on 3.11 drops 4 per round)."""
     image = QtGui.QImage(64, 64, QtGui.QImage.Format.Format_ARGB32)
     rects = [QtCore.QRectF(i % 60, i % 50, 3, 3) for i in range(32)]
     brush = QtGui.QBrush(QtGui.QColor(200, 30, 30))
     painter = QtGui.QPainter(image)
     try:
         before = sys.getrefcount(None)
-        for _ in range(3000):
+        for _ in range(500):
             painter.save()
             painter.setBrush(brush)
             painter.drawRects(rects)
