@@ -120,14 +120,16 @@ def instrument(
     name: str | None = None,
     attrs: Any = None,
     result: Any = None,
+    kind: str = "span",
+    lock_arg: str | None = None,
 ) -> Instrumentation:
-    """Wrap the function or method at dotted path ``target`` in a span.
+    """Wrap the function or method at dotted path ``target`` in a span (or mark, or lock).
 
     See ``tracer.record.instrument.instrument`` for the arguments.
     """
     from .instrument import instrument as _instrument
 
-    return _instrument(target, cat=cat, name=name, attrs=attrs, result=result)
+    return _instrument(target, cat=cat, name=name, attrs=attrs, result=result, kind=kind, lock_arg=lock_arg)
 
 
 def uninstrument(target: str | None = None) -> int:

@@ -73,24 +73,22 @@ class Span:
         self.name = name
         self.cat = cat
         self.attrs = attrs
-        self.id = 0
         self.gen = -1
 
     def __enter__(self) -> Span:
-        if _active is None:
-            return self
+        # No check of ``_active`` here: a span created while recording was on
+        # and entered after a stop carries a stale ``gen`` and is ignored.
         try:
             lane = _lane()
             stack = lane.stack
-            self.lane = lane
             self.parent = stack[-1].id if stack else lane.spawned_by
-            self.id = next(_ids)
-            self.announced = False
+            self.id = span_id = next(_ids)
+            self.lane = lane
             self.gen = _gen
-            stack.append(self)
             if lane.is_task:
-                self._atoken = _async_set(self.id)
+                self._atoken = _async_set(span_id)
             self.start_ns = _now()
+            stack.append(self)  # last: the flusher may read this span from now on
         except Exception:
             self.gen = -1
         return self
@@ -103,30 +101,31 @@ class Span:
         try:
             lane = self.lane
             stack = lane.stack
-            if stack and stack[-1] is self:
+            if stack[-1] is self:
                 stack.pop()
             else:
                 _forget(self)
             if lane.is_task:
                 _async_reset(self._atoken)
             rows = _rows
-            n = len(rows)
-            if n < _soft_limit:
-                rows.append(
-                    (self.id, self.parent, lane.id, self.start_ns, end_ns, self.name, self.cat,
-                     self.attrs or None, None if exc_type is None else _error(exc_type, exc))
-                )
-            elif n < _hard_limit:
-                rows.append(
-                    (self.id, self.parent, lane.id, self.start_ns, end_ns, self.name, self.cat,
-                     self.attrs or None, None if exc_type is None else _error(exc_type, exc))
-                )
-                _wake()
-            elif _active is not None:
-                _active.stats.dropped += 1
+            if len(rows) < _soft_limit:
+                rows.append((self.id, self.parent, lane.id, self.start_ns, end_ns, self.name, self.cat,
+                             self.attrs or None, None if exc_type is None else _error(exc_type, exc)))
+            else:
+                self._overflow(end_ns, exc_type, exc)
         except Exception:
             pass
         return False
+
+    def _overflow(self, end_ns: int, exc_type: Any, exc: Any) -> None:
+        """Buffer past the soft limit: wake the flusher; past the hard limit, drop and count."""
+        rows = _rows
+        if len(rows) < _hard_limit:
+            rows.append((self.id, self.parent, self.lane.id, self.start_ns, end_ns, self.name, self.cat,
+                         self.attrs or None, None if exc_type is None else _error(exc_type, exc)))
+            _wake()
+        elif _active is not None:
+            _active.stats.dropped += 1
 
     def set(self, key: str, value: Any) -> None:
         """Set attribute ``key``; the last value set before the span ends wins."""
@@ -164,6 +163,7 @@ class _NoopSpan:
 
 
 NOOP_SPAN = _NoopSpan()
+_new_span = object.__new__
 
 
 def span(name: str, cat: str = "", **attrs: Any) -> Span | _NoopSpan:
@@ -176,7 +176,12 @@ def span(name: str, cat: str = "", **attrs: Any) -> Span | _NoopSpan:
     """
     if _active is None:
         return NOOP_SPAN
-    return Span(name, cat, attrs)
+    new = _new_span(Span)
+    new.name = name
+    new.cat = cat
+    new.attrs = attrs
+    new.gen = -1
+    return new
 
 
 def mark(name: str, cat: str = "", **attrs: Any) -> None:

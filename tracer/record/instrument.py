@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import itertools
 import threading
 from collections.abc import Callable, KeysView, Mapping, ValuesView
 from typing import Any
@@ -227,7 +228,7 @@ class _Path:
     def read(self, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any) -> Any:
         value = result if self.arg is None else self.arg(args, kwargs)
         if self.map_root:
-            items = list(value)[:_MAX_LIST] if value is not None else []
+            items = _items(value)
             values = [_plain(_walk(item, self.steps)) for item in items]
             return len(values) if self.count else values
         value = _walk(value, self.steps)
@@ -246,13 +247,26 @@ def _walk(value: Any, steps: list[str]) -> Any:
         mapped = step.endswith("[]")
         call = step.endswith("()")
         key = step[:-2] if mapped or call else step
-        value = _get(value, key)
-        if call and callable(value):
-            value = value()
+        if call:
+            method = getattr(value, key, None)  # a method: neither a mapping key nor a lazy field
+            value = method() if callable(method) else None
+        else:
+            value = _get(value, key)
         if mapped:
-            items = list(value or [])[:_MAX_LIST]
-            return [_walk(item, steps[n + 1 :]) for item in items]
+            return [_walk(item, steps[n + 1 :]) for item in _items(value)]
     return value
+
+
+def _items(value: Any) -> list[Any]:
+    """Return up to _MAX_LIST items of a container; never consume an iterator the program will read."""
+    if value is None:
+        return []
+    try:
+        if iter(value) is value:  # an iterator or generator: reading it would change the program
+            return []
+    except TypeError:
+        return []
+    return list(itertools.islice(value, _MAX_LIST))
 
 
 def _get(value: Any, key: str) -> Any:
@@ -261,12 +275,13 @@ def _get(value: Any, key: str) -> Any:
     # oslo versioned objects lazy-load unset fields through the database:
     # never trigger that from a trace.
     is_set = getattr(value, "obj_attr_is_set", None)
-    if is_set is not None:
+    fields = getattr(type(value), "fields", None)
+    if is_set is not None and isinstance(fields, (Mapping, tuple, list, set, frozenset)) and key in fields:
         try:
             if not is_set(key):
                 return None
         except Exception:
-            pass
+            return None
     return getattr(value, key, None)
 
 

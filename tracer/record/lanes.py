@@ -75,7 +75,25 @@ class LaneRegistry:
                 greenlet_module = None
         if greenlet_module is not None:
             self._getcurrent = greenlet_module.getcurrent
-        self.current = self._current_greenlet if self._getcurrent else self._current_thread
+        self.current: Callable[[], Lane] = self._fast_greenlet() if self._getcurrent else self._current_thread
+
+    def _fast_greenlet(self) -> Callable[[], Lane]:
+        """Return the per-span lane lookup for greenlet mode as a closure (no method call)."""
+        getcurrent = self._getcurrent
+        slow = self._current_greenlet
+        registry = self
+
+        def current() -> Lane:
+            if _get_running_loop() is None:
+                try:
+                    lane: Lane = getcurrent()._racelane_lane  # type: ignore[misc]
+                    if lane.registry is registry:
+                        return lane
+                except AttributeError:
+                    pass
+            return slow()
+
+        return current
 
     def _current_thread(self) -> Lane:
         if _get_running_loop() is not None:

@@ -155,18 +155,22 @@ def apply_profile(profile: str, eager: bool = False) -> AppliedProfile:
             except ConfigError as err:
                 raise ProfileError(f"{source}: {err}") from None
 
-    for module_name, group in by_module.items():
-        if eager:
-            try:
-                __import__(module_name)
-            except Exception:
-                pass
+    try:
+        for module_name, group in by_module.items():
+            if eager:
+                try:
+                    __import__(module_name)
+                except Exception:
+                    pass
 
-        def hook(module: Any, group: list[dict[str, Any]] = group) -> None:
-            apply_entries(group)
+            def hook(module: Any, group: list[dict[str, Any]] = group) -> None:
+                apply_entries(group)
 
-        applied._hooks.append(hook)
-        when_imported(module_name, hook)
+            applied._hooks.append(hook)
+            when_imported(module_name, hook)
+    except BaseException:
+        applied.undo()  # all or nothing: a bad profile leaves nothing patched or pending
+        raise
     return applied
 
 

@@ -106,7 +106,9 @@ class Recorder:
     def _activate(self) -> None:
         core._rows = []
         core._marks = []
-        core._soft_limit = max(1, self.options.max_buffered // 4)
+        # Wake the flusher early, every few thousand spans: short-lived rows
+        # keep the garbage collector's older generations small.
+        core._soft_limit = max(1, min(self.options.max_buffered // 4, 8192))
         core._hard_limit = self.options.max_buffered
         core._now = self.options.clock or time.monotonic_ns
         core._lane = self.registry.current
@@ -150,10 +152,12 @@ class Recorder:
 
     # --- flushing ----------------------------------------------------------
     def _wake(self) -> None:
-        try:
-            self._wake_lock.release()
-        except RuntimeError:
-            pass  # already awake
+        """Wake the flusher; cheap when it is already awake (called from the hot path)."""
+        if self._wake_lock.locked():
+            try:
+                self._wake_lock.release()
+            except RuntimeError:
+                pass  # another thread woke it first
 
     def _flusher(self) -> None:
         interval = self.options.flush_interval_s
@@ -197,7 +201,7 @@ class Recorder:
         opened = []
         for lane in lanes:
             for span in list(lane.stack):
-                if span.gen == core._gen and (not span.announced or final):
+                if span.gen == core._gen and (final or not getattr(span, "announced", False)):
                     span.announced = True
                     opened.append((span.id, span.parent, lane.id, span.start_ns, span.name, span.cat, span.attrs or None))
         return opened

@@ -1,0 +1,1 @@
+"""Stand-in for oslo.concurrency, just enough for racelane's profile tests."""
