@@ -193,8 +193,11 @@ def mark(name: str, cat: str = "", **attrs: Any) -> None:
         lane = _lane()
         stack = lane.stack
         marks = _marks
-        if len(marks) < _hard_limit:
+        n = len(marks)
+        if n < _hard_limit:
             marks.append((lane.id, ts, name, cat, attrs or None, stack[-1].id if stack else 0))
+            if n >= _soft_limit:
+                _wake()
         else:
             _active.stats.dropped += 1
     except Exception:

@@ -152,7 +152,9 @@ class LaneRegistry:
             self._forget(lane)
 
     def _new_thread_lane(self, thread: threading.Thread, kind: str) -> Lane:
-        lane = self._new_lane(kind, thread.name, getattr(thread, "native_id", None))
+        # The lane is created by the thread itself: ask the OS (a forked
+        # child's Thread object still holds the parent's native id).
+        lane = self._new_lane(kind, thread.name, threading.get_native_id())
         lane.spawned_by = getattr(thread, _PARENT_ATTR, 0) or 0
         return lane
 

@@ -86,6 +86,10 @@ class Recorder:
         self._previous_sigterm: Any = None
         self._sigterm_installed = False
         self._pid = os.getpid()
+        self._successor: Recorder | None = None  # this recorder's continuation in a forked child
+        self._stopping = False
+        self._flushing_thread: int | None = None
+        self._pending_signal: tuple[int, Any] | None = None
 
     # --- life cycle --------------------------------------------------------
     def start(self) -> Recorder:
@@ -124,15 +128,20 @@ class Recorder:
     def stop(self) -> RecordingStats:
         """Flush everything (open spans as unfinished), write ``end``, close the file."""
         if core._active is not self:
-            return self.stats
+            successor = self._successor
+            return successor.stop() if successor is not None else self.stats
+        self._stopping = True
         self._running = False
         self._wake()
         # Wait for the flusher to finish its current batch (it never blocks for long).
         if self._flusher_done.acquire(timeout=5.0):
             self._flusher_done.release()
+        core._active = None  # no new spans from here on; those already ending still land
         self.flush(final=True)
-        core._active = None
         core._gen += 1
+        late = len(core._rows) + len(core._marks)
+        if late:
+            self.stats.dropped += late  # finished by other threads after the final flush
         spawn.uninstall()
         self._restore_sigterm()
         try:
@@ -142,6 +151,10 @@ class Recorder:
         end = {"type": END, "wall_ns": time.time_ns(), "monotonic_ns": core._now(), "stats": self.stats.as_dict()}
         self._write([orjson.dumps(end, option=_DUMPS_OPTIONS)])
         self.sink.close()
+        if self._pending_signal is not None:
+            signum, frame = self._pending_signal
+            self._pending_signal = None
+            self._deliver_sigterm(signum, frame)
         return self.stats
 
     def _atexit(self) -> None:
@@ -175,27 +188,43 @@ class Recorder:
 
     def flush(self, final: bool = False) -> None:
         """Write everything buffered; with ``final``, every open span as unfinished."""
+        if core._active is not self and not self._stopping:
+            successor = self._successor  # a forked child flushes its own recording
+            if successor is not None:
+                successor.flush(final)
+            return
         with self._flush_lock:
-            rows = _take(core._rows)
-            marks = _take(core._marks)
-            lines: list[bytes] = []
-            for lane in _take(self.registry.pending):
-                if not lane.announced:
-                    lane.announced = True
-                    lines.append(orjson.dumps(lane.record(), option=_DUMPS_OPTIONS))
-            lanes = self.registry.snapshot()
-            opened = self._open_rows(lanes, final)
-            if rows:
-                self.stats.spans += len(rows)
-                self._serialize(SPANS, rows, 7, lines)
-            if opened:
-                self.stats.open_spans += len(opened)
-                self._serialize(OPEN, opened, 6, lines)
-            if marks:
-                self.stats.marks += len(marks)
-                self._serialize(MARKS, marks, 4, lines)
-            if lines:
-                self._write(lines, len(rows) + len(marks))
+            self._flushing_thread = self._thread_mod.get_ident()
+            try:
+                self._flush_locked(final)
+            finally:
+                self._flushing_thread = None
+        if self._pending_signal is not None and not self._stopping:
+            signum, frame = self._pending_signal
+            self._pending_signal = None
+            self._on_sigterm(signum, frame)
+
+    def _flush_locked(self, final: bool) -> None:
+        rows = _take(core._rows)
+        marks = _take(core._marks)
+        lines: list[bytes] = []
+        for lane in _take(self.registry.pending):
+            if not lane.announced:
+                lane.announced = True
+                lines.append(orjson.dumps(lane.record(), option=_DUMPS_OPTIONS))
+        lanes = self.registry.snapshot()
+        opened = self._open_rows(lanes, final)
+        if rows:
+            self.stats.spans += len(rows)
+            self._serialize(SPANS, rows, 7, lines)
+        if opened:
+            self.stats.open_spans += len(opened)
+            self._serialize(OPEN, opened, 6, lines)
+        if marks:
+            self.stats.marks += len(marks)
+            self._serialize(MARKS, marks, 4, lines)
+        if lines:
+            self._write(lines, len(rows) + len(marks))
 
     def _open_rows(self, lanes: list[Any], final: bool) -> list[tuple[Any, ...]]:
         opened = []
@@ -216,24 +245,37 @@ class Recorder:
                     rows[i] = row[:attrs_at] + (cleaned,) + row[attrs_at + 1 :]
         for start in range(0, len(rows), ROWS_PER_LINE):
             batch = rows[start : start + ROWS_PER_LINE]
+            counted = self.stats.unserializable
             try:
                 lines.append(orjson.dumps({"type": kind, "rows": batch}, default=self._fallback, option=_DUMPS_OPTIONS))
             except (TypeError, ValueError):
+                self.stats.unserializable = counted  # the batch is redone below, counted once
                 lines.append(self._serialize_one_by_one(kind, batch, attrs_at))
 
     def _serialize_one_by_one(self, kind: str, batch: list[tuple[Any, ...]], attrs_at: int) -> bytes:
+        """Serialize a batch that failed as a whole, replacing only the values that cannot be written."""
         good = []
         for row in batch:
             try:
-                orjson.dumps(row, default=self._fallback)
-            except (TypeError, ValueError) as err:
-                self.stats.unserializable += 1
-                self._report("unserializable-row", f"racelane: attributes of {row[attrs_at - 2]!r} could not be written ({err}); replaced")
-                row = row[:attrs_at] + ({"racelane.error": f"attributes not serializable: {err}"},) + row[attrs_at + 1 :]
+                orjson.dumps(row, default=_quiet_fallback)
+            except (TypeError, ValueError):
+                attrs = row[attrs_at] or {}
+                fixed: dict[str, Any] = {}
+                for key, value in attrs.items():
+                    try:
+                        orjson.dumps(value, default=_quiet_fallback)
+                        fixed[key] = value
+                    except (TypeError, ValueError) as err:
+                        self.stats.unserializable += 1
+                        self._report("unserializable-value", f"racelane: attribute {key!r} of {row[attrs_at - 2]!r} could not be written ({err}); replaced by a note")
+                        fixed[key] = f"<not serializable: {err}>"
+                row = row[:attrs_at] + (fixed or None,) + row[attrs_at + 1 :]
             good.append(row)
         return orjson.dumps({"type": kind, "rows": good}, default=self._fallback, option=_DUMPS_OPTIONS)
 
-    def _fallback(self, obj: Any) -> str:
+    def _fallback(self, obj: Any) -> Any:
+        if isinstance(obj, (set, frozenset)):
+            return list(obj)
         self.stats.unserializable += 1
         kind = type(obj).__qualname__
         self._report(f"type:{kind}", f"racelane: attribute of type {kind} is not serializable; recorded as '<{kind}>'")
@@ -274,7 +316,7 @@ class Recorder:
             "host": self.options.host,
             "pid": os.getpid(),
             "process": self.options.process,
-            "argv": [_mask_arg(a) for a in sys.argv[:64]],
+            "argv": _mask_argv(sys.argv[:64]),
             "clock": {
                 "monotonic_ns": clock() if clock else (before + after) // 2,
                 "wall_ns": wall,
@@ -311,15 +353,32 @@ class Recorder:
             pass
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
-        previous = self._previous_sigterm
+        if self._stopping or self._flushing_thread == self._thread_mod.get_ident():
+            # The signal interrupted our own flush or stop in this thread:
+            # finish it first, then deliver the signal (see stop and flush).
+            self._pending_signal = (signum, frame)
+            return
+        if callable(self._previous_sigterm):
+            # The program handles SIGTERM itself: write what we have and keep
+            # recording its graceful shutdown; exit handlers stop us later.
+            try:
+                self.flush()
+            except Exception:
+                pass
+            self._previous_sigterm(signum, frame)
+            return
         try:
             self.stop()
         except Exception:
             pass
+        self._deliver_sigterm(signum, frame)
+
+    def _deliver_sigterm(self, signum: int, frame: Any) -> None:
+        """Let SIGTERM do what it would have done without racelane."""
+        previous = self._previous_sigterm
         if callable(previous):
             previous(signum, frame)
             return
-        # Die of SIGTERM as the program would have without racelane.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
@@ -337,10 +396,27 @@ class Recorder:
                 root, ext = os.path.splitext(pattern)
                 pattern = f"{root}-{{pid}}{ext}"
             child = Recorder(_with_path(self.options, pattern))
+        self._successor = child
         try:
             child.start()
         except Exception as err:
             child._report("fork", f"racelane: cannot record in forked child {os.getpid()}: {err}")
+            return
+        util = sys.modules.get("multiprocessing.util")
+        if util is not None:
+            # multiprocessing clears its finalizers right after fork, then
+            # runs its after-fork hooks: re-register the exit flush there.
+            try:
+                util.register_after_fork(child, lambda rec: _register_multiprocessing_exit(rec._atexit))
+            except Exception:
+                pass
+
+
+def _quiet_fallback(obj: Any) -> Any:
+    """Serialize what ``_fallback`` would, without counting (for trial serializations)."""
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
+    return f"<{type(obj).__qualname__}>"
 
 
 class _NullSink:
@@ -399,13 +475,26 @@ def _after_fork_in_child() -> None:
 _SECRET_ARG_WORDS = ("password", "passwd", "token", "secret", "credential", "key")
 
 
-def _mask_arg(arg: str) -> str:
-    """Mask ``--password=x`` style arguments and URL credentials in argv."""
-    if "=" in arg:
-        name, _, _value = arg.partition("=")
-        if any(w in name.lower() for w in _SECRET_ARG_WORDS):
-            return f"{name}=***"
-    return mask_url(arg) if "@" in arg else arg
+def _mask_argv(argv: list[str]) -> list[str]:
+    """Mask ``--password=x``, ``--password x`` and URL credentials in argv."""
+    masked = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            masked.append("***")
+            hide_next = False
+            continue
+        flag = arg.startswith("-")
+        name, eq, _value = arg.partition("=")
+        secret = any(w in name.lower() for w in _SECRET_ARG_WORDS)
+        if secret and eq:
+            masked.append(f"{name}=***")
+        elif secret and flag:
+            masked.append(arg)
+            hide_next = True
+        else:
+            masked.append(mask_url(arg) if "@" in arg else arg)
+    return masked
 
 
 def _concurrency() -> str:

@@ -44,8 +44,14 @@ class JsonlSink:
         directory = os.path.dirname(self.path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-        return os.open(self.path, flags, self.mode)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(self.path, flags, self.mode)
+        # Appending to a file that ends in a torn line (a killed writer): end
+        # that line first, so our header starts a line of its own.
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            os.write(fd, b"\n")
+        return fd
 
     def write(self, data: bytes) -> OSError | None:
         try:
