@@ -263,3 +263,19 @@ def test_import_tracer_loads_no_heavy_modules():
     code = "import sys, tracer; print(sorted(m for m in ('numpy','watchdog','PySide6','pyqtgraph','orjson') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_many_spans_with_repeated_attribute_keys_stay_valid(tmp_path):
+    """Thousands of spans sharing attribute keys (the redaction fast path) all land, valid."""
+    schema = json.loads(resources.files("tracer.record").joinpath("schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    path = tmp_path / "many.jsonl"
+    with tracer.start(str(path), handle_sigterm=False, max_buffered=4096):
+        for i in range(20_000):
+            with tracer.span("query", cat="db", i=i, host="host2", ok=True, ratio=0.5, none=None):
+                pass
+    records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    for record in records:
+        validator.validate(record)
+    rows = [row for r in records if r["type"] == "spans" for row in r["rows"]]
+    assert [row[7]["i"] for row in rows] == list(range(20_000))

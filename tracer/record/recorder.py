@@ -236,13 +236,28 @@ class Recorder:
         return opened
 
     def _serialize(self, kind: str, rows: list[tuple[Any, ...]], attrs_at: int, lines: list[bytes]) -> None:
-        clean = self.redactor.attrs
+        redactor = self.redactor
+        safe = redactor.safe_keys
+        limit = redactor.max_value_chars
         for i, row in enumerate(rows):
             attrs = row[attrs_at]
-            if attrs is not None:
-                cleaned = clean(attrs)
-                if cleaned is not attrs:
-                    rows[i] = row[:attrs_at] + (cleaned,) + row[attrs_at + 1 :]
+            if attrs is None:
+                continue
+            # Fast path, inline: known-safe keys and short plain values need nothing.
+            for key, value in attrs.items():
+                if key not in safe:
+                    break
+                vtype = type(value)
+                if vtype is str:
+                    if len(value) > limit or "@" in value:
+                        break
+                elif vtype is not int and vtype is not float and vtype is not bool and value is not None:
+                    break
+            else:
+                continue
+            cleaned = redactor.attrs(attrs)
+            if cleaned is not attrs:
+                rows[i] = row[:attrs_at] + (cleaned,) + row[attrs_at + 1 :]
         for start in range(0, len(rows), ROWS_PER_LINE):
             batch = rows[start : start + ROWS_PER_LINE]
             counted = self.stats.unserializable

@@ -43,6 +43,8 @@ class Redactor:
         self.secret_keys = tuple(k.lower() for k in secret_keys)
         self.max_value_chars = max_value_chars
         self._secret_verdict: dict[str, bool] = {}
+        # Keys known not to be secret: the flusher's fast path checks membership only.
+        self.safe_keys: set[str] = set()
 
     def is_secret(self, key: str) -> bool:
         """Tell whether values under ``key`` must be masked."""
@@ -52,6 +54,8 @@ class Redactor:
             verdict = any(s in low for s in self.secret_keys)
             if len(self._secret_verdict) < 65536:
                 self._secret_verdict[key] = verdict
+                if not verdict and isinstance(key, str):
+                    self.safe_keys.add(key)
         return verdict
 
     def attrs(self, attrs: dict[str, Any]) -> dict[str, Any]:
