@@ -279,3 +279,29 @@ def test_many_spans_with_repeated_attribute_keys_stay_valid(tmp_path):
         validator.validate(record)
     rows = [row for r in records if r["type"] == "spans" for row in r["rows"]]
     assert [row[7]["i"] for row in rows] == list(range(20_000))
+
+
+def test_eventlet_imported_after_start_still_links_greenthreads(tmp_path):
+    """Greenthreads spawned by an eventlet imported after start() get their own lanes and parents."""
+    code = f"""
+import tracer, orjson
+rec = tracer.start({str(tmp_path / 'e.jsonl')!r}, handle_sigterm=False)
+import eventlet
+eventlet.monkey_patch()
+def child():
+    with tracer.span("child"):
+        eventlet.sleep(0)
+with tracer.span("parent"):
+    for g in [eventlet.spawn(child) for _ in range(3)]:
+        g.wait()
+rec.stop()
+"""
+    subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True, timeout=60)
+    records = [orjson.loads(line) for line in (tmp_path / "e.jsonl").read_bytes().splitlines()]
+    rows = [row for r in records if r["type"] == "spans" for row in r["rows"]]
+    parent = next(r for r in rows if r[5] == "parent")
+    children = [r for r in rows if r[5] == "child"]
+    assert len({c[2] for c in children}) == 3 and parent[2] not in {c[2] for c in children}
+    assert all(c[1] == parent[0] for c in children)
+    kinds = {r["lane"]: r["kind"] for r in records if r["type"] == "lane"}
+    assert all(kinds[c[2]] == "greenthread" for c in children)

@@ -11,7 +11,6 @@ Every patch remembers the original and ``uninstall`` puts it back.
 from __future__ import annotations
 
 import contextvars
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ _PARENT_ATTR = "_racelane_parent"
 _async_current: contextvars.ContextVar[int] = contextvars.ContextVar("racelane_async_span", default=0)
 
 _patched: list[tuple[Any, str, Any]] = []
+_hook: list[Callable[[Any], None]] = []  # the pending eventlet import hook
 
 
 def async_parent() -> int:
@@ -54,9 +54,16 @@ def install(current_span_id: Callable[[], int]) -> None:
         original_start(self)
 
     _swap(threading.Thread, "start", start)
-    greenthread = sys.modules.get("eventlet.greenthread")
-    if greenthread is not None:
-        install_eventlet(greenthread, current_span_id)
+    # eventlet may be imported after recording starts (racelane record runs
+    # the program afterwards): patch GreenThread whenever it arrives.
+    from .hooks import when_imported
+
+    def on_eventlet(module: Any) -> None:
+        if _patched:  # still recording
+            install_eventlet(module, current_span_id)
+
+    _hook[:] = [on_eventlet]
+    when_imported("eventlet.greenthread", on_eventlet)
 
 
 def install_eventlet(greenthread: Any, current_span_id: Callable[[], int]) -> None:
@@ -78,6 +85,10 @@ def install_eventlet(greenthread: Any, current_span_id: Callable[[], int]) -> No
 
 def uninstall() -> None:
     """Restore every patched attribute, newest first."""
+    if _hook:
+        from .hooks import cancel
+
+        cancel(_hook.pop())
     while _patched:
         obj, name, original = _patched.pop()
         setattr(obj, name, original)
