@@ -36,24 +36,23 @@ class Captured:
 
     @property
     def spans(self) -> list[dict[str, Any]]:
-        """Every finished span as a dict with the format's column names."""
-        from .record.format import SPAN_COLUMNS
-
-        return [dict(zip(SPAN_COLUMNS, row)) for r in self.records if r["type"] == "spans" for row in r["rows"]]
+        """Every finished span as a dict with the format's column names and ``attrs``."""
+        return self._rows("spans")
 
     @property
     def open_spans(self) -> list[dict[str, Any]]:
         """Spans still open when their batch was written."""
-        from .record.format import OPEN_COLUMNS
-
-        return [dict(zip(OPEN_COLUMNS, row)) for r in self.records if r["type"] == "open" for row in r["rows"]]
+        return self._rows("open")
 
     @property
     def marks(self) -> list[dict[str, Any]]:
         """Every mark as a dict."""
-        from .record.format import MARK_COLUMNS
+        return self._rows("marks")
 
-        return [dict(zip(MARK_COLUMNS, row)) for r in self.records if r["type"] == "marks" for row in r["rows"]]
+    def _rows(self, kind: str) -> list[dict[str, Any]]:
+        from .record.format import iter_rows
+
+        return [row for r in self.records if r["type"] == kind for row in iter_rows(r)]
 
     @property
     def lanes(self) -> dict[int, dict[str, Any]]:

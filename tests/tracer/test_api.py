@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 import tracer
+from tracer.record.format import iter_rows
 from tracer.testing import capture
 
 
@@ -270,15 +271,16 @@ def test_many_spans_with_repeated_attribute_keys_stay_valid(tmp_path):
     schema = json.loads(resources.files("tracer.record").joinpath("schema.json").read_text())
     validator = jsonschema.Draft202012Validator(schema)
     path = tmp_path / "many.jsonl"
-    with tracer.start(str(path), handle_sigterm=False, max_buffered=4096):
-        for i in range(20_000):
-            with tracer.span("query", cat="db", i=i, host="host2", ok=True, ratio=0.5, none=None):
-                pass
+    rec = tracer.start(str(path), handle_sigterm=False)
+    for i in range(20_000):  # several flushes: the soft limit wakes the flusher every 8192 rows
+        with tracer.span("query", cat="db", i=i, host="host2", ok=True, ratio=0.5, none=None):
+            pass
+    assert rec.stop().dropped == 0
     records = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     for record in records:
         validator.validate(record)
-    rows = [row for r in records if r["type"] == "spans" for row in r["rows"]]
-    assert [row[7]["i"] for row in rows] == list(range(20_000))
+    rows = [row for r in records if r["type"] == "spans" for row in iter_rows(r)]
+    assert [row["attrs"]["i"] for row in rows] == list(range(20_000))
 
 
 def test_eventlet_imported_after_start_still_links_greenthreads(tmp_path):
@@ -298,10 +300,10 @@ rec.stop()
 """
     subprocess.run([sys.executable, "-W", "ignore", "-c", code], check=True, timeout=60)
     records = [orjson.loads(line) for line in (tmp_path / "e.jsonl").read_bytes().splitlines()]
-    rows = [row for r in records if r["type"] == "spans" for row in r["rows"]]
-    parent = next(r for r in rows if r[5] == "parent")
-    children = [r for r in rows if r[5] == "child"]
-    assert len({c[2] for c in children}) == 3 and parent[2] not in {c[2] for c in children}
-    assert all(c[1] == parent[0] for c in children)
+    rows = [row for r in records if r["type"] == "spans" for row in iter_rows(r)]
+    parent = next(r for r in rows if r["name"] == "parent")
+    children = [r for r in rows if r["name"] == "child"]
+    assert len({c["lane"] for c in children}) == 3 and parent["lane"] not in {c["lane"] for c in children}
+    assert all(c["parent"] == parent["id"] for c in children)
     kinds = {r["lane"]: r["kind"] for r in records if r["type"] == "lane"}
-    assert all(kinds[c[2]] == "greenthread" for c in children)
+    assert all(kinds[c["lane"]] == "greenthread" for c in children)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import orjson
 
+from tracer.record.format import iter_rows
+
 RACELANE = [sys.executable, "-m", "tracer.cli.main"]
 
 
@@ -18,7 +20,7 @@ def read(path: Path) -> list[dict]:
 
 
 def span_names(records: list[dict]) -> list[str]:
-    return [row[5] for r in records if r["type"] == "spans" for row in r["rows"]]
+    return [row["name"] for r in records if r["type"] == "spans" for row in iter_rows(r)]
 
 
 def run(args, cwd, **kw):
@@ -57,10 +59,10 @@ def test_record_module_with_profile_instruments_without_code_changes(tmp_path):
     proc = run(["record", "--profile", "shop.toml", "-o", "out.jsonl", "-m", "shopmain"], cwd=tmp_path)
     assert proc.returncode == 3, proc.stderr
     records = read(tmp_path / "out.jsonl")
-    rows = [row for r in records if r["type"] == "spans" for row in r["rows"]]
+    rows = [row["attrs"] for r in records if r["type"] == "spans" for row in iter_rows(r)]
     assert len(rows) == 4
-    assert {row[7]["order"] for row in rows} == {0, 1, 2, 99}
-    assert all(row[7]["items"] == 3 and "password" not in row[7] for row in rows)
+    assert {attrs["order"] for attrs in rows} == {0, 1, 2, 99}
+    assert all(attrs["items"] == 3 and "password" not in attrs for attrs in rows)
     assert "recorded 4 spans" in proc.stderr
 
 

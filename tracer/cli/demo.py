@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 import tracer
-from tracer.record.format import MARK_COLUMNS, OPEN_COLUMNS, SPAN_COLUMNS
+from tracer.record.format import iter_rows
 
 
 def register(sub: Any) -> None:
@@ -89,10 +89,10 @@ def print_timeline(path: str, width: int = 60) -> None:
     with open(path, "rb") as fh:
         records = [orjson.loads(line) for line in fh if line.endswith(b"\n")]
     lanes = {r["lane"]: r["name"] for r in records if r["type"] == "lane"}
-    spans = [dict(zip(SPAN_COLUMNS, row)) for r in records if r["type"] == "spans" for row in r["rows"]]
+    spans = [row for r in records if r["type"] == "spans" for row in iter_rows(r)]
     done = {s["id"] for s in spans}
-    spans += [dict(zip(OPEN_COLUMNS, row), end_ns=None) for r in records if r["type"] == "open" for row in r["rows"] if row[0] not in done]
-    marks = [dict(zip(MARK_COLUMNS, row)) for r in records if r["type"] == "marks" for row in r["rows"]]
+    spans += [dict(row, end_ns=None) for r in records if r["type"] == "open" for row in iter_rows(r) if row["id"] not in done]
+    marks = [row for r in records if r["type"] == "marks" for row in iter_rows(r)]
     if not spans:
         print("nothing was recorded")
         return

@@ -110,7 +110,7 @@ class Span:
             rows = _rows
             if len(rows) < _soft_limit:
                 rows.append((self.id, self.parent, lane.id, self.start_ns, end_ns, self.name, self.cat,
-                             self.attrs or None, None if exc_type is None else _error(exc_type, exc)))
+                             None if exc_type is None else _error(exc_type, exc), self.attrs or None))
             else:
                 self._overflow(end_ns, exc_type, exc)
         except Exception:
@@ -122,7 +122,7 @@ class Span:
         rows = _rows
         if len(rows) < _hard_limit:
             rows.append((self.id, self.parent, self.lane.id, self.start_ns, end_ns, self.name, self.cat,
-                         self.attrs or None, None if exc_type is None else _error(exc_type, exc)))
+                         None if exc_type is None else _error(exc_type, exc), self.attrs or None))
             _wake()
         elif _active is not None:
             _active.stats.dropped += 1
@@ -195,7 +195,7 @@ def mark(name: str, cat: str = "", **attrs: Any) -> None:
         marks = _marks
         n = len(marks)
         if n < _hard_limit:
-            marks.append((lane.id, ts, name, cat, attrs or None, stack[-1].id if stack else 0))
+            marks.append((lane.id, ts, name, cat, stack[-1].id if stack else 0, attrs or None))
             if n >= _soft_limit:
                 _wake()
         else:

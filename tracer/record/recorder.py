@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from . import core, spawn
-from .format import END, FORMAT_NAME, FORMAT_VERSION, HEADER, MARKS, OPEN, ROWS_PER_LINE, SPANS
+from .format import END, FORMAT_NAME, FORMAT_VERSION, HEADER, MARKS, MAX_LINE_BYTES, OPEN, ROWS_PER_LINE, SPANS
 from .lanes import LaneRegistry
 from .options import Options
 from .redact import Redactor, mask_url
@@ -216,13 +216,13 @@ class Recorder:
         opened = self._open_rows(lanes, final)
         if rows:
             self.stats.spans += len(rows)
-            self._serialize(SPANS, rows, 7, lines)
+            self._serialize(SPANS, rows, lines)
         if opened:
             self.stats.open_spans += len(opened)
-            self._serialize(OPEN, opened, 6, lines)
+            self._serialize(OPEN, opened, lines)
         if marks:
             self.stats.marks += len(marks)
-            self._serialize(MARKS, marks, 4, lines)
+            self._serialize(MARKS, marks, lines)
         if lines:
             self._write(lines, len(rows) + len(marks))
 
@@ -235,12 +235,13 @@ class Recorder:
                     opened.append((span.id, span.parent, lane.id, span.start_ns, span.name, span.cat, span.attrs or None))
         return opened
 
-    def _serialize(self, kind: str, rows: list[tuple[Any, ...]], attrs_at: int, lines: list[bytes]) -> None:
+    def _serialize(self, kind: str, rows: list[tuple[Any, ...]], lines: list[bytes]) -> None:
+        """Append ``kind`` lines for ``rows`` (attributes last in each row) to ``lines``."""
         redactor = self.redactor
         safe = redactor.safe_keys
         limit = redactor.max_value_chars
-        for i, row in enumerate(rows):
-            attrs = row[attrs_at]
+        attrs_list = [row[-1] for row in rows]
+        for i, attrs in enumerate(attrs_list):
             if attrs is None:
                 continue
             # Fast path, inline: known-safe keys and short plain values need nothing.
@@ -255,38 +256,47 @@ class Recorder:
                     break
             else:
                 continue
-            cleaned = redactor.attrs(attrs)
-            if cleaned is not attrs:
-                rows[i] = row[:attrs_at] + (cleaned,) + row[attrs_at + 1 :]
+            attrs_list[i] = redactor.attrs(attrs)
+        plain = [row[:-1] for row in rows]
         for start in range(0, len(rows), ROWS_PER_LINE):
-            batch = rows[start : start + ROWS_PER_LINE]
-            counted = self.stats.unserializable
-            try:
-                lines.append(orjson.dumps({"type": kind, "rows": batch}, default=self._fallback, option=_DUMPS_OPTIONS))
-            except (TypeError, ValueError):
-                self.stats.unserializable = counted  # the batch is redone below, counted once
-                lines.append(self._serialize_one_by_one(kind, batch, attrs_at))
+            self._dump_batch(kind, plain[start : start + ROWS_PER_LINE], attrs_list[start : start + ROWS_PER_LINE], lines)
 
-    def _serialize_one_by_one(self, kind: str, batch: list[tuple[Any, ...]], attrs_at: int) -> bytes:
-        """Serialize a batch that failed as a whole, replacing only the values that cannot be written."""
-        good = []
-        for row in batch:
+    def _dump_batch(self, kind: str, rows: list[tuple[Any, ...]], attrs: list[Any], lines: list[bytes]) -> None:
+        counted = self.stats.unserializable
+        try:
+            line = orjson.dumps({"type": kind, "rows": rows, "attrs": attrs}, default=self._fallback, option=_DUMPS_OPTIONS)
+        except (TypeError, ValueError):
+            self.stats.unserializable = counted  # redone below, each bad value counted once
+            attrs = self._repair(rows, attrs)
+            line = orjson.dumps({"type": kind, "rows": rows, "attrs": attrs}, default=self._fallback, option=_DUMPS_OPTIONS)
+        if len(line) > MAX_LINE_BYTES and len(rows) > 1:
+            # Readers refuse lines over 1 MiB: split big batches until they fit.
+            self.stats.unserializable = counted
+            half = len(rows) // 2
+            self._dump_batch(kind, rows[:half], attrs[:half], lines)
+            self._dump_batch(kind, rows[half:], attrs[half:], lines)
+            return
+        lines.append(line)
+
+    def _repair(self, rows: list[tuple[Any, ...]], attrs: list[Any]) -> list[Any]:
+        """Replace only the attribute values that cannot be serialized (huge ints, bad keys)."""
+        repaired = []
+        for row, item in zip(rows, attrs):
             try:
-                orjson.dumps(row, default=_quiet_fallback)
+                orjson.dumps(item, default=_quiet_fallback)
             except (TypeError, ValueError):
-                attrs = row[attrs_at] or {}
                 fixed: dict[str, Any] = {}
-                for key, value in attrs.items():
+                for key, value in (item or {}).items():
                     try:
                         orjson.dumps(value, default=_quiet_fallback)
-                        fixed[key] = value
+                        fixed[str(key)] = value
                     except (TypeError, ValueError) as err:
                         self.stats.unserializable += 1
-                        self._report("unserializable-value", f"racelane: attribute {key!r} of {row[attrs_at - 2]!r} could not be written ({err}); replaced by a note")
-                        fixed[key] = f"<not serializable: {err}>"
-                row = row[:attrs_at] + (fixed or None,) + row[attrs_at + 1 :]
-            good.append(row)
-        return orjson.dumps({"type": kind, "rows": good}, default=self._fallback, option=_DUMPS_OPTIONS)
+                        self._report("unserializable-value", f"racelane: attribute {key!r} of {row[-3]!r} could not be written ({err}); replaced by a note")
+                        fixed[str(key)] = f"<not serializable: {err}>"
+                item = fixed or None
+            repaired.append(item)
+        return repaired
 
     def _fallback(self, obj: Any) -> Any:
         if isinstance(obj, (set, frozenset)):
