@@ -27,6 +27,9 @@ lint: setup
 test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
+samples: setup
+	$(PY) -m tracer.scenario.samples sample_traces
+
 bench: setup
 	$(PY) bench/run_all.py
 

@@ -46,10 +46,10 @@ _async_set: Callable[[int], Any] = None  # type: ignore[assignment]
 _async_reset: Callable[[Any], None] = None  # type: ignore[assignment]
 
 
-def _reseed_ids() -> None:
-    """Start span ids at a new random point (at start and after fork)."""
+def _reseed_ids(start: int | None = None) -> None:
+    """Start span ids at ``start``, or at a new random point (at start and after fork)."""
     global _ids
-    _ids = itertools.count(random.getrandbits(62) | 1)
+    _ids = itertools.count(start if start is not None else random.getrandbits(62) | 1)
 
 
 class SpanHandle(NamedTuple):

@@ -43,6 +43,7 @@ class Options:
     fsync: bool = False
     handle_sigterm: bool = True
     clock: Callable[[], int] | None = None
+    id_start: int | None = None  # first span id; fixed only for reproducible traces
     extra_header: dict[str, Any] = field(default_factory=dict)
 
     def resolved(self) -> Options:

@@ -90,6 +90,7 @@ class Recorder:
         self._stopping = False
         self._flushing_thread: int | None = None
         self._pending_signal: tuple[int, Any] | None = None
+        self._anchor: tuple[int, int] | None = None  # (monotonic_ns, wall_ns) written in the header
 
     # --- life cycle --------------------------------------------------------
     def start(self) -> Recorder:
@@ -97,7 +98,7 @@ class Recorder:
         if core._active is not None:
             raise RuntimeError("racelane is already recording; call tracer.stop() first")
         self._write([orjson.dumps(self._header(), option=_DUMPS_OPTIONS)])
-        core._reseed_ids()
+        core._reseed_ids(self.options.id_start)
         self._activate()
         spawn.install(core.current_span_id)
         atexit.register(self._atexit)
@@ -148,7 +149,8 @@ class Recorder:
             atexit.unregister(self._atexit)
         except Exception:
             pass
-        end = {"type": END, "wall_ns": time.time_ns(), "monotonic_ns": core._now(), "stats": self.stats.as_dict()}
+        now = core._now()
+        end = {"type": END, "wall_ns": self._wall_of(now), "monotonic_ns": now, "stats": self.stats.as_dict()}
         self._write([orjson.dumps(end, option=_DUMPS_OPTIONS)])
         self.sink.close()
         if self._pending_signal is not None:
@@ -329,12 +331,19 @@ class Recorder:
             pass
 
     # --- header ------------------------------------------------------------
+    def _wall_of(self, monotonic_ns: int) -> int:
+        """Map a time of this recording's clock to wall time through the header's anchor."""
+        anchor = self._anchor
+        if anchor is None:
+            return time.time_ns()
+        return monotonic_ns - anchor[0] + anchor[1]
+
     def _header(self) -> dict[str, Any]:
         before = time.monotonic_ns()
         wall = time.time_ns()
         after = time.monotonic_ns()
         clock = self.options.clock
-        header = {
+        header: dict[str, Any] = {
             "type": HEADER,
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
@@ -353,6 +362,11 @@ class Recorder:
             "tracer": _version(),
         }
         header.update(self.options.extra_header)
+        anchor: Any = header.get("clock") or {}
+        try:
+            self._anchor = (int(anchor["monotonic_ns"]), int(anchor["wall_ns"]))
+        except (KeyError, TypeError, ValueError):
+            self._anchor = None
         return header
 
     # --- signals and fork --------------------------------------------------
@@ -413,14 +427,15 @@ class Recorder:
         core._active = None
         core._gen += 1
         self._sigterm_installed = False
+        options = _without_id_start(self.options)  # the child must not repeat our span ids
         if self.path is None:
-            child = Recorder(self.options, _NullSink())
+            child = Recorder(options, _NullSink())
         else:
             pattern = self.options.path
             if "{pid}" not in pattern:
                 root, ext = os.path.splitext(pattern)
                 pattern = f"{root}-{{pid}}{ext}"
-            child = Recorder(_with_path(self.options, pattern))
+            child = Recorder(_with_path(options, pattern))
         self._successor = child
         try:
             child.start()
@@ -454,6 +469,12 @@ class _NullSink:
 
     def close(self) -> None:
         pass
+
+
+def _without_id_start(options: Options) -> Options:
+    from dataclasses import replace
+
+    return replace(options, id_start=None)
 
 
 def _with_path(options: Options, pattern: str) -> Options:
