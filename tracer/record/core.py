@@ -27,7 +27,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # --- state swapped by Recorder.start/stop (read on every span) -------------
 _active: Recorder | None = None
-_rows: list[tuple[Any, ...]] = []  # finished spans, appended by every lane
+# Finished spans, appended by every lane, as flat pairs: the plain columns
+# (a tuple without the attrs dict, which the garbage collector untracks at its
+# first pass) then the attrs. One ``+=`` of a 2-tuple (atomic under the GIL)
+# adds both, so the flusher gets each column list with one C-level strided
+# slice (``[0::2]``, ``[1::2]``) and builds nothing per span.
+_rows: list[Any] = []
+_span_soft_limit = 0  # list items (2 per span) from which the flusher is woken
+_span_hard_limit = 0  # list items (2 per span) from which spans are dropped
 _marks: list[tuple[Any, ...]] = []
 _soft_limit = 0  # wake the flusher from this many buffered rows
 _hard_limit = 0  # drop (and count) from this many
@@ -101,16 +108,16 @@ class Span:
         try:
             lane = self.lane
             stack = lane.stack
-            if stack[-1] is self:
+            if stack and stack[-1] is self:
                 stack.pop()
             else:
                 _forget(self)
             if lane.is_task:
                 _async_reset(self._atoken)
             rows = _rows
-            if len(rows) < _soft_limit:
-                rows.append((self.id, self.parent, lane.id, self.start_ns, end_ns, self.name, self.cat,
-                             None if exc_type is None else _error(exc_type, exc), self.attrs or None))
+            if len(rows) < _span_soft_limit:
+                rows += ((self.id, self.parent, lane.id, self.start_ns, end_ns, self.name, self.cat,
+                          None if exc_type is None else _error(exc_type, exc)), self.attrs or None)
             else:
                 self._overflow(end_ns, exc_type, exc)
         except Exception:
@@ -120,9 +127,9 @@ class Span:
     def _overflow(self, end_ns: int, exc_type: Any, exc: Any) -> None:
         """Buffer past the soft limit: wake the flusher; past the hard limit, drop and count."""
         rows = _rows
-        if len(rows) < _hard_limit:
-            rows.append((self.id, self.parent, self.lane.id, self.start_ns, end_ns, self.name, self.cat,
-                         None if exc_type is None else _error(exc_type, exc), self.attrs or None))
+        if len(rows) < _span_hard_limit:
+            rows += ((self.id, self.parent, self.lane.id, self.start_ns, end_ns, self.name, self.cat,
+                      None if exc_type is None else _error(exc_type, exc)), self.attrs or None)
             _wake()
         elif _active is not None:
             _active.stats.dropped += 1
@@ -163,6 +170,12 @@ class _NoopSpan:
 
 
 NOOP_SPAN = _NoopSpan()
+# ``with`` on the no-op span runs no Python code: both methods are builtins,
+# which are not re-bound when looked up on the class. ``__enter__`` returns
+# NOOP_SPAN; ``__exit__(exc_type, exc, tb)`` returns "" (false, so an
+# exception propagates) without looking at its arguments.
+_NoopSpan.__enter__ = itertools.repeat(NOOP_SPAN).__next__  # type: ignore[assignment,method-assign]
+_NoopSpan.__exit__ = "".format  # type: ignore[assignment,method-assign]
 _new_span = object.__new__
 
 

@@ -115,6 +115,8 @@ class Recorder:
         # keep the garbage collector's older generations small.
         core._soft_limit = max(1, min(self.options.max_buffered // 4, 8192))
         core._hard_limit = self.options.max_buffered
+        core._span_soft_limit = 2 * core._soft_limit
+        core._span_hard_limit = 2 * core._hard_limit
         core._now = self.options.clock or time.monotonic_ns
         core._lane = self.registry.current
         core._wake = self._wake
@@ -140,7 +142,7 @@ class Recorder:
         core._active = None  # no new spans from here on; those already ending still land
         self.flush(final=True)
         core._gen += 1
-        late = len(core._rows) + len(core._marks)
+        late = len(core._rows) // 2 + len(core._marks)
         if late:
             self.stats.dropped += late  # finished by other threads after the final flush
         spawn.uninstall()
@@ -207,7 +209,7 @@ class Recorder:
             self._on_sigterm(signum, frame)
 
     def _flush_locked(self, final: bool) -> None:
-        rows = _take(core._rows)
+        pairs = _take(core._rows)  # whole pairs only: each was added by one atomic +=
         marks = _take(core._marks)
         lines: list[bytes] = []
         for lane in _take(self.registry.pending):
@@ -216,9 +218,10 @@ class Recorder:
                 lines.append(orjson.dumps(lane.record(), option=_DUMPS_OPTIONS))
         lanes = self.registry.snapshot()
         opened = self._open_rows(lanes, final)
-        if rows:
-            self.stats.spans += len(rows)
-            self._serialize(SPANS, rows, lines)
+        spans = len(pairs) // 2
+        if spans:
+            self.stats.spans += spans
+            self._serialize_columns(SPANS, pairs[0::2], pairs[1::2], lines)
         if opened:
             self.stats.open_spans += len(opened)
             self._serialize(OPEN, opened, lines)
@@ -226,7 +229,7 @@ class Recorder:
             self.stats.marks += len(marks)
             self._serialize(MARKS, marks, lines)
         if lines:
-            self._write(lines, len(rows) + len(marks))
+            self._write(lines, spans + len(marks))
 
     def _open_rows(self, lanes: list[Any], final: bool) -> list[tuple[Any, ...]]:
         opened = []
@@ -239,10 +242,13 @@ class Recorder:
 
     def _serialize(self, kind: str, rows: list[tuple[Any, ...]], lines: list[bytes]) -> None:
         """Append ``kind`` lines for ``rows`` (attributes last in each row) to ``lines``."""
+        self._serialize_columns(kind, [row[:-1] for row in rows], [row[-1] for row in rows], lines)
+
+    def _serialize_columns(self, kind: str, plain: list[tuple[Any, ...]], attrs_list: list[Any], lines: list[bytes]) -> None:
+        """Append ``kind`` lines for rows given as plain columns and their attributes."""
         redactor = self.redactor
         safe = redactor.safe_keys
         limit = redactor.max_value_chars
-        attrs_list = [row[-1] for row in rows]
         for i, attrs in enumerate(attrs_list):
             if attrs is None:
                 continue
@@ -259,8 +265,7 @@ class Recorder:
             else:
                 continue
             attrs_list[i] = redactor.attrs(attrs)
-        plain = [row[:-1] for row in rows]
-        for start in range(0, len(rows), ROWS_PER_LINE):
+        for start in range(0, len(plain), ROWS_PER_LINE):
             self._dump_batch(kind, plain[start : start + ROWS_PER_LINE], attrs_list[start : start + ROWS_PER_LINE], lines)
 
     def _dump_batch(self, kind: str, rows: list[tuple[Any, ...]], attrs: list[Any], lines: list[bytes]) -> None:
