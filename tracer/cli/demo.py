@@ -44,9 +44,28 @@ def run(args: argparse.Namespace) -> int:
         print("migration read ran after the evacuation marked migration 7 done, all without the compute_resources")
         print("lock on the evacuation's side: clean_usage freed the instance's VF 0000:81:00.1, and the next")
         print(f"audit did {'not ' if outcome.lost_after_next_audit else ''}restore it.")
+    print()
+    print_hazard_report(path)
     print(f"\ntrace written to {path}")
+    print(f"check it yourself: racelane check {path}")
     print("see also: racelane scenario nova-evacuation --explore (every interleaving, buggy and fixed)")
     return 0
+
+
+def print_hazard_report(path: str) -> int:
+    """Run the built-in ``nova`` rules on the trace and print the hazards; return how many fail."""
+    import textwrap
+
+    from tracer.analysis import load
+    from tracer.analysis.hazards import analyze
+    from tracer.analysis.rules import load_rules
+
+    analysis = analyze(load([path]).trace, load_rules("nova"))
+    print("Hazard report (racelane check, rules: nova)")
+    for n, hazard in enumerate(analysis.hazards(), start=1):
+        print(f"{n}. {hazard['class'].upper()}: {hazard['title']}  [{hazard['start']} .. {hazard['end']}]")
+        print(textwrap.fill(hazard["explanation"], width=100, initial_indent="   ", subsequent_indent="   "))
+    return analysis.failing()
 
 
 def print_timeline(path: str, width: int = 56) -> None:

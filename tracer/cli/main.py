@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every subcommand."""
     from tracer import __version__
 
-    from . import demo, record, scenario
+    from . import check, convert, demo, record, scenario, stats, view
 
     parser = _Parser(
         prog="racelane",
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"racelane {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (record, scenario, demo):
+    for module in (record, check, scenario, demo, view, convert, stats):
         module.register(sub)
     return parser
 

@@ -1,0 +1,103 @@
+"""What the viewer shows, gathered from the analysis core (no Qt here).
+
+``ViewerData`` holds a loaded trace, its load report and the hazard analysis,
+plus the viewer's own indexes (``RowIndex``). ``HazardList`` reads the
+analysis' hazard table as columns: class, times, title and the lanes each
+hazard's windows ran on; a hazard's full description (explanation, spans) is
+asked of the analysis only when it is shown, and kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tracer.analysis import LoadResult, Trace
+from tracer.analysis.hazards import CLASS_NAMES, Analysis
+
+from .rows import RowIndex
+
+
+class HazardList:
+    """The hazards of an analysis, as columns the viewer draws and lists."""
+
+    def __init__(self, analysis: Analysis | None, t0_ns: int) -> None:
+        self.analysis = analysis
+        table = analysis.table if analysis is not None else None
+        n = len(table) if table is not None else 0
+        self.count = n
+        self.cls = table.cls.astype(np.int64) if table is not None else np.zeros(0, np.int64)
+        self.start = (table.start_ns - t0_ns) if table is not None else np.zeros(0, np.int64)
+        self.end = (table.end_ns - t0_ns) if table is not None else np.zeros(0, np.int64)
+        self.lane_a = np.full(n, -1, np.int64)
+        self.lane_b = np.full(n, -1, np.int64)
+        self.titles: list[str] = []
+        self._described: dict[int, dict[str, Any]] = {}
+        if analysis is None or table is None:
+            return
+        rules = analysis.rules
+        n_overlap = len(rules.hazards)
+        titles = [h.title for h in rules.hazards] + [d.title for d in rules.disciplines]
+        self.titles = [titles[int(r)] for r in table.rule.tolist()]
+        for r in np.unique(table.rule).tolist():
+            sel = np.flatnonzero(table.rule == r)
+            if r < n_overlap:
+                wa, wb = (analysis.windows[w] for w in rules.hazards[r].windows)
+                self.lane_a[sel] = wa.lane[table.a[sel]]
+                self.lane_b[sel] = wb.lane[table.b[sel]]
+            else:
+                wset = analysis.windows[rules.disciplines[r - n_overlap].window]
+                self.lane_a[sel] = wset.lane[table.a[sel]]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def class_name(self, i: int) -> str:
+        """Return the class of hazard ``i`` (confirmed, unprotected, potential, uncertain, serialized)."""
+        return CLASS_NAMES[int(self.cls[i])]
+
+    def lanes(self, i: int) -> list[int]:
+        """Return the lanes hazard ``i`` involves (one or two)."""
+        return sorted({int(x) for x in (self.lane_a[i], self.lane_b[i]) if x >= 0})
+
+    def describe(self, i: int) -> dict[str, Any]:
+        """Return the analysis' description of hazard ``i`` (computed once)."""
+        found = self._described.get(i)
+        if found is None and self.analysis is not None:
+            found = self.analysis.hazard(i)
+            self._described[i] = found
+        return found or {}
+
+
+@dataclass
+class ViewerData:
+    """A loaded trace and everything derived from it that the viewer draws."""
+
+    result: LoadResult
+    analysis: Analysis | None = None
+    sources: list[str] = field(default_factory=list)
+    rules_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.trace: Trace = self.result.trace
+        self.report = self.result.report
+        self.index = RowIndex(self.trace)
+        self.hazards = HazardList(self.analysis, self.trace.t0_ns)
+        spans = self.trace.spans
+        self.open_by_pos = spans.open[self.index.order]
+        marks = self.trace.marks
+        self.mark_ts = marks.ts_ns - self.trace.t0_ns
+        self.mark_lane = marks.lane.astype(np.int64)
+
+    def set_analysis(self, analysis: Analysis, rules_name: str) -> None:
+        """Attach the hazard analysis (done after the first frame, so spans show first)."""
+        self.analysis = analysis
+        self.rules_name = rules_name
+        self.hazards = HazardList(analysis, self.trace.t0_ns)
+
+    @property
+    def duration_ns(self) -> int:
+        """Return the span of the trace in ns (at least 1)."""
+        return self.index.duration_ns
