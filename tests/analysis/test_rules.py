@@ -236,6 +236,8 @@ join = ["host"]
     ("nova-1896463-fixed.jsonl", ["serialized"], 0),
     ("nova-1896463-fixed-other-order.jsonl", [], 0),
     ("multi-host-skew", ["confirmed", "potential"], 1),
+    ("nova-1896463-buggy.chrome.json", ["confirmed", "potential"], 1),
+    ("nova-1896463-buggy.otlp.jsonl", ["confirmed", "potential"], 1),
 ])
 def test_samples_get_the_verdict_the_readme_promises(sample, expected, code):
     """`racelane check` on each committed sample gives the promised classes and exit code."""

@@ -171,7 +171,7 @@ class Merger:
         if len(mark_table):
             candidates.append(int(mark_table.ts_ns.max()))
         columns["end_ns"][unfinished] = max(candidates, default=0)
-        spans, inverse = reorder_spans(columns, start_order(columns["start_ns"], columns["end_ns"], later_first=True))
+        spans, inverse = reorder_spans(columns, start_order(columns["start_ns"], columns["end_ns"], later_first=True, tie=columns["span_id"]))
         mark_table = replace(mark_table, span=remap(mark_table.span, inverse))
         lanes = replace(lanes, spawned_by=remap(lanes.spawned_by, inverse))
         errors = {int(inverse[i]): e for i, e in self.errors.items()}

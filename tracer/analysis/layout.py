@@ -40,12 +40,13 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
     return np.argsort(keys, kind="stable").astype(np.int64, copy=False)
 
 
-def start_order(start_ns: np.ndarray, end_ns: np.ndarray, *, later_first: bool) -> np.ndarray:
+def start_order(start_ns: np.ndarray, end_ns: np.ndarray, *, later_first: bool, tie: np.ndarray | None = None) -> np.ndarray:
     """Return the order by start ascending, then end descending.
 
     A parent therefore comes before the children that start with it. Rows
-    equal in both keep their order, or take the reverse one with
-    ``later_first`` (the recorder writes a child before its parent).
+    equal in both are ordered by ``tie`` ascending when given (span ids: a
+    recorder gives a parent its id before its children), else keep their
+    order, or take the reverse one with ``later_first``.
     """
     order = stable_argsort(start_ns)
     tied_rows = []
@@ -57,7 +58,8 @@ def start_order(start_ns: np.ndarray, end_ns: np.ndarray, *, later_first: bool) 
         slots = np.union1d(ties, ties + 1)
         tied = order[slots]
         position = -tied if later_first else tied
-        order[slots] = tied[np.lexsort((position, -end_ns[tied], start_ns[tied]))]
+        keys = (position, -end_ns[tied], start_ns[tied]) if tie is None else (position, tie[tied], -end_ns[tied], start_ns[tied])
+        order[slots] = tied[np.lexsort(keys)]
     return order
 
 

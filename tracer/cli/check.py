@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     from tracer.analysis.rules import load_rules
 
     rules = load_rules(args.rules)
-    result = load_traces(args)
+    result = load_traces(args, foreign=True)
     analysis = analyze(result.trace, rules, args.skew_ms)
     report = result.report
     summary = {

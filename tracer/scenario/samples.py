@@ -27,7 +27,8 @@ def write_samples(directory: str) -> list[str]:
         written.append(full)
         return full
 
-    scenario.record(nova.BUGGY, "bug", path("nova-1896463-buggy.jsonl"))
+    buggy = path("nova-1896463-buggy.jsonl")
+    scenario.record(nova.BUGGY, "bug", buggy)
     scenario.record(nova.FIXED, "bug", path("nova-1896463-fixed.jsonl"))
     scenario.record(nova.FIXED, "evacuation-first", path("nova-1896463-fixed-other-order.jsonl"))
     scenario.record(nova.BUGGY, "evacuation-first", path("nova-1896463-buggy-lucky.jsonl"))
@@ -37,6 +38,16 @@ def write_samples(directory: str) -> list[str]:
     host1 = os.path.join(skew_dir, "host1-nova-compute-3117.jsonl")
     scenario.record(nova.BUGGY, "bug", host2, host1_path=host1, host1_skew_ns=SKEW_NS)
     written += [host1, host2]
+    # The buggy trace as Chrome/Perfetto JSON and as OpenTelemetry JSON Lines.
+    from tracer.analysis import load
+    from tracer.analysis.formats import export_chrome, export_otlp
+
+    trace = load([buggy]).trace
+    for name, export in (("nova-1896463-buggy.chrome.json", export_chrome), ("nova-1896463-buggy.otlp.jsonl", export_otlp)):
+        target = path(name)
+        if os.path.exists(target):
+            os.remove(target)
+        export(trace, target)
     return written
 
 

@@ -465,8 +465,10 @@ def export_otlp(trace: Trace, out_path: str | os.PathLike[str]) -> int:
 
 
 def _file_tag(file: Any) -> int:
-    digest = hashlib.blake2b(f"{file.host}\0{file.pid}\0{file.process}\0{file.path}\0{file.segment}".encode(),
-                             digest_size=8).digest()
+    # Stable across copies of the same trace: no directory in the tag.
+    anchor = (file.header.get("clock") or {}).get("wall_ns") if isinstance(file.header, dict) else None
+    digest = hashlib.blake2b(f"{file.host}\0{file.pid}\0{file.process}\0{os.path.basename(file.path)}\0{file.segment}"
+                             f"\0{anchor}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") or 1
 
 
