@@ -12,6 +12,7 @@ the lane table, sorts the spans by start and lays them out once.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -76,7 +77,7 @@ class _Ids:
     def first_of_each(self) -> np.ndarray:
         """Return a mask keeping the first row of every id."""
         if self.table is not None:
-            return self.table[(self.ids - self.low).astype(np.int64)] == np.arange(len(self.ids))
+            return np.asarray(self.table[(self.ids - self.low).astype(np.int64)] == np.arange(len(self.ids)))
         keep = np.ones(len(self.sorted), bool)
         keep[self.order[1:][self.sorted[1:] == self.sorted[:-1]]] = False
         return keep
@@ -245,7 +246,7 @@ def _sort_strings(values: list[str], *codes: np.ndarray) -> list[str]:
     return [values[k] for k in order]
 
 
-def _labels(keys: list[tuple], infos: list[LaneInfo]) -> list[str]:
+def _labels(keys: list[tuple[Any, ...]], infos: list[LaneInfo]) -> list[str]:
     """Name lanes readably, adding the lane id where a process has several of one name."""
     seen: dict[tuple[int, str], int] = {}
     for k, info in zip(keys, infos):

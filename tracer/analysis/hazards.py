@@ -358,7 +358,7 @@ def describe(analysis: Analysis, i: int) -> dict[str, Any]:
         involved = [v for v in (va["from"], va["to"]) if v is not None]
         title = discipline.title
         hosts = [va["host"]]
-    spans = []
+    spans: list[dict[str, Any]] = []
     for v in involved:
         if not v.mark and all(s["row"] != v.row for s in spans):
             spans.append({"id": v.id, "name": v.name, "row": v.row, "start": v.start, "end": v.end})

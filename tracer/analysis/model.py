@@ -65,7 +65,7 @@ class SpanTable:
     @property
     def dur_ns(self) -> np.ndarray:
         """Return the durations (int64 ns)."""
-        return self.end_ns - self.start_ns
+        return np.asarray(self.end_ns - self.start_ns)
 
 
 @dataclass(frozen=True, eq=False)
@@ -205,7 +205,7 @@ class Trace:
 
     def span_name(self, i: int) -> str:
         """Return the name of span row ``i``."""
-        return self.names[self.spans.name[i]]
+        return str(self.names[self.spans.name[i]])
 
     # --- derived views ---------------------------------------------------------
     @cached_property

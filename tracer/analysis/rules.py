@@ -161,11 +161,11 @@ def parse_rules(data: dict[str, Any], source: str) -> RuleSet:
     for n, item in enumerate(_tables(data, "discipline", source), start=1):
         where = f"{source}: discipline #{n}"
         _only(item, {"id", "title", "window", "lock", "explain"}, where)
-        window = _required_str(item, "window", where)
-        if window not in rules.windows:
-            raise RuleError(f"{where}: unknown window {window!r} (declared: {', '.join(rules.windows) or 'none'})")
+        window_id = _required_str(item, "window", where)
+        if window_id not in rules.windows:
+            raise RuleError(f"{where}: unknown window {window_id!r} (declared: {', '.join(rules.windows) or 'none'})")
         rules.disciplines.append(Discipline(
-            id=_required_str(item, "id", where), title=str(item.get("title", item["id"])), window=window,
+            id=_required_str(item, "id", where), title=str(item.get("title", item["id"])), window=window_id,
             lock=_required_str(item, "lock", where), explain=str(item.get("explain", "")),
         ))
     if not rules.hazards and not rules.disciplines:

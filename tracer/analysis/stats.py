@@ -38,7 +38,7 @@ def _percentile(values: np.ndarray, starts: np.ndarray, sizes: np.ndarray, q: fl
     high = np.minimum(low + 1, sizes - 1)
     below = values[starts + low].astype(np.float64)
     above = values[starts + high].astype(np.float64)
-    return below + (above - below) * (position - low)
+    return np.asarray(below + (above - below) * (position - low))
 
 
 def span_stats(trace: Trace) -> list[dict[str, Any]]:

@@ -161,11 +161,11 @@ def ns_from_us(value: Any) -> int | None:
     """Return microseconds (int, float or decimal string) as integer ns; None when not a finite number."""
     kind = type(value)
     if kind is int:
-        return value * 1000
+        return int(value * 1000)
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
             return None
-        return round(value * 1000)
+        return round(float(value) * 1000)
     if kind is str:
         try:
             number = Decimal(value.strip())
@@ -181,7 +181,7 @@ def int_value(value: Any) -> int | None:
     """Return an integer given as a JSON number or a decimal string (None otherwise)."""
     kind = type(value)
     if kind is int:
-        return value
+        return int(value)
     if kind is str:
         try:
             return int(value)  # also takes blanks around, and digit groups with "_"

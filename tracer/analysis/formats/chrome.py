@@ -110,7 +110,7 @@ def _read_events(path: str, report: ImportReport) -> list[Any]:
     if type(doc) is list:
         return doc
     if type(doc) is dict and type(doc.get("traceEvents")) is list:
-        return doc["traceEvents"]
+        return list(doc["traceEvents"])
     raise TraceError(f"{path} is not a Chrome trace: a JSON object without a 'traceEvents' array", path=path)
 
 
