@@ -28,6 +28,7 @@ def register(sub: Any) -> None:
         epilog="example:\n  racelane demo -o /tmp/nova-1896463-buggy.jsonl",
     )
     parser.add_argument("-o", "--output", default=None, help="where to write the trace (default: a temporary file)")
+    parser.add_argument("--no-view", action="store_true", help="do not open the viewer or write the PNG")
     parser.set_defaults(handler=run)
 
 
@@ -49,7 +50,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"\ntrace written to {path}")
     print(f"check it yourself: racelane check {path}")
     print("see also: racelane scenario nova-evacuation --explore (every interleaving, buggy and fixed)")
+    if not args.no_view:
+        return show(path)
     return 0
+
+
+def show(path: str) -> int:
+    """Open the viewer on the trace with its first hazard selected; without a display, save that view as PNG."""
+    from . import view
+
+    display = view._can_display() and not os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen")
+    png = None if display else os.path.splitext(path)[0] + "-hazard.png"
+    ns = argparse.Namespace(traces=[path], rules="nova", screenshot=png, hazard=1, size="1600x900", strict=False, offset=[])
+    try:
+        code = view.run(ns)
+    except SystemExit as exit_:  # the viewer reports its own problems on stderr
+        code = int(exit_.code or 0)
+    if png is not None and code == 0:
+        print(f"no display: the hazard window is in {png}")
+    return code
 
 
 def print_hazard_report(path: str) -> int:
