@@ -76,6 +76,9 @@ def _copy(value: Any) -> Any:
     return top
 
 
+_ITEM_TYPES = {dict, type(None)}
+
+
 class AttrStore:
     """The attribute arrays of every batch of a load, addressed by int32 refs."""
 
@@ -257,6 +260,8 @@ class AttrStore:
             return self._fail(batch, f"'attrs' must be an array, got {describe(values)}")
         if len(values) != rows:
             return self._fail(batch, f"'attrs' holds {len(values)} items for {rows} rows")
+        if set(map(type, values)) <= _ITEM_TYPES:  # the common case, checked without a Python loop
+            return values
         odd = [k for k, value in enumerate(values) if value is not None and type(value) is not dict]
         if odd:
             more = f" (and {len(odd) - 1} more)" if len(odd) > 1 else ""
