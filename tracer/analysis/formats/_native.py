@@ -198,6 +198,30 @@ def small_int(value: Any) -> int | None:
     return number if number is not None and -_I64 <= number < _I64 else None
 
 
+def write_atomically(out_path: Any, suffix: str, write: Any) -> int:
+    """Run ``write(binary_file)`` on a temporary file beside ``out_path``, then rename it into place.
+
+    A failed export leaves no partial file behind; returns what ``write`` returned.
+    """
+    import os
+    import tempfile
+
+    out_path = os.fspath(out_path)
+    directory = os.path.dirname(os.path.abspath(out_path))
+    fd, tmp = tempfile.mkstemp(prefix=".racelane-", suffix=suffix, dir=directory)
+    try:
+        with no_gc(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
+            written = int(write(out))
+        os.replace(tmp, out_path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return written
+
+
 @contextmanager
 def no_gc() -> Iterator[None]:
     """Pause Python's cyclic garbage collector (as ``load`` does).

@@ -41,14 +41,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from ..errors import TraceError
-from ._native import Imported, ImportReport, Lane, Process, native_bytes, no_gc, ns_from_us, small_int
+from ._native import Imported, ImportReport, Lane, Process, native_bytes, no_gc, ns_from_us, small_int, write_atomically
 
 if TYPE_CHECKING:
     from ..model import Trace
@@ -427,20 +426,7 @@ def export_chrome(trace: Trace, out_path: str | os.PathLike[str]) -> int:
     The file is written under a temporary name beside ``out_path`` and
     renamed when complete, so a failed export leaves no partial file.
     """
-    out_path = os.fspath(out_path)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    fd, tmp = tempfile.mkstemp(prefix=".racelane-", suffix=".json.tmp", dir=directory)
-    try:
-        with no_gc(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
-            written = _write_chrome(trace, out)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return written
+    return write_atomically(out_path, ".json.tmp", lambda out: _write_chrome(trace, out))
 
 
 def _write_chrome(trace: Trace, out: Any) -> int:

@@ -12,7 +12,6 @@ negative, the header's ``clock.monotonic_ns`` is moved instead.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import orjson
 
 from tracer.record.format import END, LANE, MARKS, OPEN, ROWS_PER_LINE, SPANS
 
-from ._native import no_gc
+from ._native import write_atomically
 
 if TYPE_CHECKING:
     from ..model import Trace
@@ -31,20 +30,7 @@ def export_racelane(trace: Trace, out_path: str | os.PathLike[str]) -> int:
 
     Written under a temporary name beside ``out_path`` and renamed when complete.
     """
-    out_path = os.fspath(out_path)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    fd, tmp = tempfile.mkstemp(prefix=".racelane-", suffix=".jsonl.tmp", dir=directory)
-    try:
-        with no_gc(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
-            written = _write(trace, out)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return written
+    return write_atomically(out_path, ".jsonl.tmp", lambda out: _write(trace, out))
 
 
 def _write(trace: Trace, out: Any) -> int:

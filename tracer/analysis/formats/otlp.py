@@ -50,14 +50,24 @@ import binascii
 import hashlib
 import json
 import os
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 
 from ..errors import TraceError
-from ._native import MAX_LANE_ID, Imported, ImportReport, Lane, Process, int_value, native_bytes, no_gc, small_int
+from ._native import (
+    MAX_LANE_ID,
+    Imported,
+    ImportReport,
+    Lane,
+    Process,
+    int_value,
+    native_bytes,
+    no_gc,
+    small_int,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     from ..model import Trace
@@ -448,20 +458,7 @@ def export_otlp(trace: Trace, out_path: str | os.PathLike[str]) -> int:
 
     Written under a temporary name beside ``out_path`` and renamed when complete.
     """
-    out_path = os.fspath(out_path)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    fd, tmp = tempfile.mkstemp(prefix=".racelane-", suffix=".otlp.tmp", dir=directory)
-    try:
-        with no_gc(), os.fdopen(fd, "wb", buffering=1 << 20) as out:
-            written = _write_otlp(trace, out)
-        os.replace(tmp, out_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return written
+    return write_atomically(out_path, ".otlp.tmp", lambda out: _write_otlp(trace, out))
 
 
 def _file_tag(file: Any) -> int:
