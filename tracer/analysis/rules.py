@@ -18,12 +18,11 @@ This module parses and validates; ``hazards`` evaluates.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from tracer.record.errors import ConfigError
+from tracer.record.tomlfiles import builtin_names, read_toml
 
 
 class RuleError(ConfigError):
@@ -110,8 +109,7 @@ class RuleSet:
 
 def builtin_rule_sets() -> list[str]:
     """Names of the rule sets shipped with racelane."""
-    folder = resources.files(__package__).joinpath("rulesets")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return builtin_names(__package__ or "tracer.analysis", "rulesets")
 
 
 def load_rules(spec: str) -> RuleSet:
@@ -120,23 +118,7 @@ def load_rules(spec: str) -> RuleSet:
     Raises:
         RuleError: naming the file and the rule that is wrong, and how.
     """
-    if os.path.sep in spec or spec.endswith(".toml"):
-        source = spec
-        try:
-            with open(spec, "rb") as fh:
-                raw = fh.read()
-        except OSError as err:
-            raise RuleError(f"{spec}: cannot read rules: {err.strerror}") from None
-    else:
-        source = f"<built-in rules {spec}>"
-        path = resources.files(__package__).joinpath("rulesets", f"{spec}.toml")
-        if not path.is_file():
-            raise RuleError(f"unknown rule set {spec!r}; built-in: {', '.join(builtin_rule_sets())}; or give a .toml path")
-        raw = path.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise RuleError(f"{source}: not valid TOML: {err}") from None
+    source, data = read_toml(spec, __package__ or "tracer.analysis", "rulesets", "rule set", RuleError)
     return parse_rules(data, source)
 
 

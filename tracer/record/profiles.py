@@ -10,13 +10,11 @@ warning naming it, so one profile serves many releases.
 
 from __future__ import annotations
 
-import os
-import tomllib
-from importlib import resources
 from typing import Any
 
 from .errors import ConfigError, ProfileError, TargetNotFound
 from .instrument import Instrumentation, instrument
+from .tomlfiles import builtin_names, read_toml
 
 _KINDS = ("span", "mark", "lock")
 _KEYS = {"target", "module", "name", "cat", "attrs", "result", "lock_arg", "note"}
@@ -24,8 +22,7 @@ _KEYS = {"target", "module", "name", "cat", "attrs", "result", "lock_arg", "note
 
 def builtin_profiles() -> list[str]:
     """Return the names of the profiles shipped with racelane."""
-    folder = resources.files(__package__).joinpath("profiles")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return builtin_names(__package__ or "tracer.record", "profiles")
 
 
 def load_profile(profile: str) -> tuple[str, list[dict[str, Any]]]:
@@ -35,24 +32,7 @@ def load_profile(profile: str) -> tuple[str, list[dict[str, Any]]]:
         ProfileError: the file is missing, not TOML, or an entry is malformed;
             the message names the file and the entry.
     """
-    if os.path.sep in profile or profile.endswith(".toml"):
-        source = profile
-        try:
-            with open(profile, "rb") as fh:
-                text = fh.read()
-        except OSError as err:
-            raise ProfileError(f"{profile}: cannot read profile: {err.strerror}") from None
-    else:
-        source = f"<builtin profile {profile}>"
-        path = resources.files(__package__).joinpath("profiles", f"{profile}.toml")
-        if not path.is_file():
-            known = ", ".join(builtin_profiles())
-            raise ProfileError(f"unknown profile {profile!r}; built-in profiles: {known}; or give a .toml path")
-        text = path.read_bytes()
-    try:
-        data = tomllib.loads(text.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ProfileError(f"{source}: not valid TOML: {err}") from None
+    source, data = read_toml(profile, __package__ or "tracer.record", "profiles", "profile", ProfileError)
     entries = []
     for kind in _KINDS:
         items = data.get(kind, [])
