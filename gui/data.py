@@ -33,6 +33,10 @@ class HazardList:
         self.end = (table.end_ns - t0_ns) if table is not None else np.zeros(0, np.int64)
         self.lane_a = np.full(n, -1, np.int64)
         self.lane_b = np.full(n, -1, np.int64)
+        # What to show when a hazard is selected: both windows whole (the straddle
+        # is the story), unless they dwarf the overlap itself.
+        self.view_start = self.start.copy()
+        self.view_end = self.end.copy()
         self.titles: list[str] = []
         self._described: dict[int, dict[str, Any]] = {}
         if analysis is None or table is None:
@@ -47,6 +51,12 @@ class HazardList:
                 wa, wb = (analysis.windows[w] for w in rules.hazards[r].windows)
                 self.lane_a[sel] = wa.lane[table.a[sel]]
                 self.lane_b[sel] = wb.lane[table.b[sel]]
+                lo = np.minimum(wa.start_ns[table.a[sel]], wb.start_ns[table.b[sel]]) - t0_ns
+                hi = np.maximum(wa.end_ns[table.a[sel]], wb.end_ns[table.b[sel]]) - t0_ns
+                overlap = np.maximum(self.end[sel] - self.start[sel], 1)
+                fits = (hi - lo) <= 50 * overlap
+                self.view_start[sel] = np.where(fits, lo, self.start[sel])
+                self.view_end[sel] = np.where(fits, hi, self.end[sel])
             else:
                 wset = analysis.windows[rules.disciplines[r - n_overlap].window]
                 self.lane_a[sel] = wset.lane[table.a[sel]]

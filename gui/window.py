@@ -153,7 +153,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         hz = self.data.hazards
         self.timeline.bands.select(i)
-        self.timeline.show_interval(float(hz.start[i]), float(hz.end[i]), hz.lanes(i))
+        self.timeline.show_interval(float(hz.view_start[i]), float(hz.view_end[i]), hz.lanes(i))
 
     def _span_clicked(self, row: int) -> None:
         if self.details is not None and self.data is not None:

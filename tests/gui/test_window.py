@@ -39,14 +39,16 @@ def test_hazard_list_matches_the_analysis(which, request, open_window):
 
 
 def test_selecting_a_hazard_zooms_to_it(buggy_data, open_window):
-    """Selecting hazard 1 in the list narrows the view to a range that contains the hazard."""
+    """Selecting hazard 1 narrows the view to both of its windows (the audit's reads and the unlocked writes)."""
     window = open_window(buggy_data)
     before = window.timeline.x_range()
     window.hazards.select(0)
     x0, x1 = window.timeline.x_range()
     start, end = float(buggy_data.hazards.start[0]), float(buggy_data.hazards.end[0])
     assert x0 < start and end < x1
-    assert (x1 - x0) < (before[1] - before[0]) / 10
+    hz = buggy_data.hazards
+    assert x0 <= float(hz.view_start[0]) < start and end <= float(hz.view_end[0]) <= x1
+    assert (x1 - x0) < (before[1] - before[0]) / 2
     assert window.timeline.bands.selected == 0
 
 
