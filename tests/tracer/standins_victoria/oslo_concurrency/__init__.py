@@ -1,1 +1,0 @@
-"""Stand-in for oslo.concurrency, just enough for racelane's profile tests."""
