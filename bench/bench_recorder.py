@@ -98,6 +98,31 @@ def child_racelane_off(n: int, _dir: str) -> dict[str, Any]:
     return {"ok": True, "per_ns": statistics.median(times) / n}
 
 
+def child_racelane_off_call(n: int, _dir: str) -> dict[str, Any]:
+    """The issue's literal measure: the ``span(...)`` call alone while nothing records."""
+    import tracer
+
+    span = tracer.span
+    if tracer.is_recording():
+        return {"ok": False, "why": "racelane is recording in the 'off' child"}
+
+    def body(n: int) -> None:
+        for i in range(n):
+            span("query", cat="db", i=i)
+
+    times = [_loop_ns(body, n) for _ in range(INNER_REPEATS)]
+    return {"ok": True, "per_ns": statistics.median(times) / n}
+
+
+def child_racelane_pure(n: int, directory: str) -> dict[str, Any]:
+    """racelane with its pure-Python hot path (RACELANE_PURE=1 is set by the parent)."""
+    from tracer.record import core
+
+    if core.accelerated():
+        return {"ok": False, "why": "the C accelerator is loaded in the pure-Python child"}
+    return child_racelane(n, directory)
+
+
 def child_racelane(n: int, directory: str) -> dict[str, Any]:
     import orjson
 
@@ -108,6 +133,9 @@ def child_racelane(n: int, directory: str) -> dict[str, Any]:
     rec = tracer.start(path, flush_interval_s=0.1)
     # racelane looks lanes up through greenlet whenever greenlet is importable.
     lane_mode = "greenlet" if rec.recorder.registry._getcurrent is not None else "thread"
+    from tracer.record import core
+
+    hot_path = "C accelerator" if core.accelerated() else "pure Python"
     t0 = time.perf_counter_ns()
     for i in range(n):
         with span("query", cat="db", i=i):
@@ -141,7 +169,7 @@ def child_racelane(n: int, directory: str) -> dict[str, Any]:
     why = "" if ok else (f"file holds {rows} span rows ({len(seen)} distinct i) of {n}, "
                          f"first line {kinds[0]!r}, last {kinds[-1]!r}; stats={stats.as_dict()}")
     return {"ok": ok, "why": why, "total_ns": t2 - t0, "loop_ns": t1 - t0, "spans": rows, "bytes": size,
-            "lane_mode": lane_mode}
+            "lane_mode": lane_mode, "hot_path": hot_path}
 
 
 def child_otel(n: int, directory: str) -> dict[str, Any]:
@@ -247,7 +275,9 @@ CHILDREN: dict[str, Callable[[int, str], dict[str, Any]]] = {
     "racelane": child_racelane,
     "otel": child_otel,
     "viztracer": child_viztracer,
+    "racelane_pure": child_racelane_pure,
     "racelane_off": child_racelane_off,
+    "racelane_off_call": child_racelane_off_call,
     "empty": child_empty,
     "noop_with": child_noop_with,
 }
@@ -264,15 +294,18 @@ def run_child(variant: str, n: int, directory: str) -> None:
 # --- parent: interleave fresh subprocesses, take medians, print ---------------
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(variant: str = "") -> dict[str, str]:
     # RACELANE_OUT would start a recording by itself; nothing else should leak in.
-    return {k: v for k, v in os.environ.items() if not k.startswith("RACELANE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RACELANE_")}
+    if variant == "racelane_pure":
+        env["RACELANE_PURE"] = "1"
+    return env
 
 
 def spawn_child(variant: str, n: int, directory: str) -> dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), "--child", variant, "--n", str(n), "--dir", directory]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_child_env())
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=_child_env(variant))
     except subprocess.TimeoutExpired:
         return {"ok": False, "why": "timed out after 900 s"}
     lines = proc.stdout.strip().splitlines()
@@ -399,7 +432,9 @@ def parent(runs: int, n: int) -> None:
         ("  of which the loop", per_span_us("otel", "loop_ns"), "µs/span"),
         ("VizTracer log_event: record + save", per_span_us("viztracer"), "µs/span"),
         ("  of which the loop", per_span_us("viztracer", "loop_ns"), "µs/span"),
-        ("racelane off (not recording)", per_iter_ns("racelane_off"), "ns/iter"),
+        ("racelane, pure-Python hot path", per_span_us("racelane_pure"), "µs/span"),
+        ("racelane off: span() call", per_iter_ns("racelane_off_call"), "ns/iter"),
+        ("racelane off: with span(): pass", per_iter_ns("racelane_off"), "ns/iter"),
         ("empty loop (baseline)", per_iter_ns("empty"), "ns/iter"),
         ("with NOOP: pass (calibration)", per_iter_ns("noop_with"), "ns/iter"),
         ("import tracer (-X importtime, cumul.)", import_times, "µs"),
@@ -411,7 +446,9 @@ def parent(runs: int, n: int) -> None:
         "racelane: record + write": "racelane",
         "OpenTelemetry SDK: record + export": "otel",
         "VizTracer log_event: record + save": "viztracer",
-        "racelane off (not recording)": "racelane_off",
+        "racelane, pure-Python hot path": "racelane_pure",
+        "racelane off: span() call": "racelane_off_call",
+        "racelane off: with span(): pass": "racelane_off",
         "empty loop (baseline)": "empty",
         "with NOOP: pass (calibration)": "noop_with",
     }
@@ -425,7 +462,9 @@ def parent(runs: int, n: int) -> None:
     racelane = _med(per_span_us("racelane"))
     otel = _med(per_span_us("otel"))
     viz = _med(per_span_us("viztracer"))
-    off = _med(per_iter_ns("racelane_off"))
+    off = _med(per_iter_ns("racelane_off_call"))
+    off_with = _med(per_iter_ns("racelane_off"))
+    pure = _med(per_span_us("racelane_pure"))
     empty = _med(per_iter_ns("empty"))
     noop = _med(per_iter_ns("noop_with"))
     otel_ratio = otel / racelane if otel and racelane else None
@@ -442,14 +481,23 @@ def parent(runs: int, n: int) -> None:
 
     p_otel = paired("otel", "racelane", lambda a, b: a["total_ns"] / b["total_ns"])
     p_viz = paired("viztracer", "racelane", lambda a, b: a["total_ns"] / b["total_ns"])
-    p_off = paired("racelane_off", "empty", lambda a, b: a["per_ns"] - b["per_ns"])
+    p_off = paired("racelane_off_call", "empty", lambda a, b: a["per_ns"] - b["per_ns"])
+    p_pure = paired("racelane_pure", "racelane", lambda a, b: a["total_ns"] / b["total_ns"])
     print(f"same-round ratios (median over rounds): otel/racelane={_fmt(p_otel, '.1f')}x  "
-          f"viztracer/racelane={_fmt(p_viz, '.2f')}x  off_overhead={_fmt(p_off, '.0f')} ns")
+          f"viztracer/racelane={_fmt(p_viz, '.2f')}x  off_overhead={_fmt(p_off, '.0f')} ns  "
+          f"pure-Python/C hot path={_fmt(p_pure, '.2f')}x")
     sizes = {v: _med([r["bytes"] / n for r in results[v]]) for v in ("racelane", "otel", "viztracer")}
     modes = sorted({r.get("lane_mode", "?") for r in results["racelane"]})
+    hot_paths = sorted({r.get("hot_path", "?") for r in results["racelane"]})
     print(f"CPU time stolen by the hypervisor during the runs: {_fmt(steal, '.1f')}%; "
           f"load average {os.getloadavg()[0]:.2f} at the end")
-    print(f"racelane lane lookup mode: {', '.join(modes) or 'n/a'}; git commit measured: {_git_head()}")
+    print(f"racelane lane lookup mode: {', '.join(modes) or 'n/a'}; hot path: {', '.join(hot_paths) or 'n/a'}; "
+          f"git commit measured: {_git_head()}")
+    off_with_overhead = off_with - empty if off_with is not None and empty is not None else None
+    print(f"recording off: span() call {_fmt(off_overhead, '.0f')} ns over the empty loop; "
+          f"`with span(): pass` {_fmt(off_with_overhead, '.0f')} ns (the `with` statement alone costs "
+          f"{_fmt(noop_overhead, '.0f')} ns on a Python no-op object); "
+          f"pure-Python hot path {_fmt(pure, '.2f')} µs/span")
     print("file bytes per span: " + ", ".join(f"{v} {_fmt(s, '.0f')}" for v, s in sizes.items()))
     print(f"calibration: a bare `with` on a no-op Python object costs {_fmt(noop_overhead, '.0f')} ns over the empty loop "
           "(the pure-Python floor for any `with span(...)`)")

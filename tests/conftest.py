@@ -8,6 +8,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+# tests/plugin runs pytest sessions inside tests; pytest only reads pytest_plugins
+# from the top-level conftest, so the pytester fixture is enabled here.
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _no_recording_leaks():
@@ -20,5 +24,6 @@ def _no_recording_leaks():
     if leaked:
         tracer.stop()
         core._active = None
+        core._publish()
     tracer.uninstrument()
     assert not leaked, "test left a recording running"

@@ -52,11 +52,36 @@ _ids = itertools.count(random.getrandbits(62) | 1)
 _async_set: Callable[[int], Any] = None  # type: ignore[assignment]
 _async_reset: Callable[[Any], None] = None  # type: ignore[assignment]
 
+# The optional C accelerator (tracer/record/_speedups.c) replaces ``Span`` and
+# ``span`` at the end of this module; RACELANE_PURE=1 keeps the Python ones.
+_speedups: Any = None
+if os.environ.get("RACELANE_PURE") != "1":
+    try:
+        from . import _speedups  # type: ignore[attr-defined,no-redef]
+    except ImportError:
+        _speedups = None
+
 
 def _reseed_ids(start: int | None = None) -> None:
     """Start span ids at ``start``, or at a new random point (at start and after fork)."""
     global _ids
-    _ids = itertools.count(start if start is not None else random.getrandbits(62) | 1)
+    first = start if start is not None else random.getrandbits(62) | 1
+    _ids = itertools.count(first)
+    if _speedups is not None:
+        _speedups.reseed(first)
+
+
+def _publish() -> None:
+    """Push the recorder state above into the C accelerator (after every change to it)."""
+    if _speedups is None:
+        return
+    registry = getattr(_active, "registry", None)
+    if registry is not None and getattr(registry, "current", None) is not _lane:
+        registry = None  # someone else's lane lookup: the accelerator must call it
+    _speedups.configure(
+        _active, _rows, _span_soft_limit, _span_hard_limit, _gen,
+        None if _now is time.monotonic_ns else _now, _lane, _wake, _async_set, _async_reset, registry,
+    )
 
 
 class SpanHandle(NamedTuple):
@@ -316,3 +341,15 @@ def _forget(span: Span) -> None:
         if stack[i] is span:
             del stack[i]
             return
+
+
+if _speedups is not None and not TYPE_CHECKING:
+    _speedups.init(NOOP_SPAN, _error, _forget, SpanHandle)
+    _speedups.reseed(next(_ids))
+    Span = _speedups.Span
+    span = _speedups.span
+
+
+def accelerated() -> bool:
+    """Return True when the span hot path runs in C (tracer.record._speedups)."""
+    return _speedups is not None
