@@ -481,6 +481,15 @@ Span_exit(SpanObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyTuple_SET_ITEM(row, 6, Py_NewRef(self->cat));
     PyTuple_SET_ITEM(row, 7, err);
     err = NULL;
+    if (PyTuple_GET_ITEM(row, 7) == Py_None && PyUnicode_CheckExact(self->name) && PyUnicode_CheckExact(self->cat) &&
+        PyLong_CheckExact(self->parent) && PyLong_CheckExact(PyTuple_GET_ITEM(row, 2)) &&
+        PyLong_CheckExact(self->start_ns) && PyLong_CheckExact(PyTuple_GET_ITEM(row, 4))) {
+        /* Only ints, strings and None: the tuple can never be part of a cycle.
+         * Untracked now, it costs the garbage collector nothing while it waits
+         * for the flusher (otherwise it is traversed by every collection,
+         * and old ones traverse the whole heap). */
+        PyObject_GC_UnTrack(row);
+    }
     PyObject *attrs = self->attrs;
     if (attrs == NULL || (PyDict_CheckExact(attrs) && PyDict_GET_SIZE(attrs) == 0)) {
         attrs = Py_None;
