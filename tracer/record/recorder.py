@@ -575,10 +575,17 @@ def _concurrency() -> str:
     return "threading"
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
+_version_text: str | None = None
 
-        return f"racelane {version('racelane')}"
-    except Exception:
-        return "racelane"
+
+def _version() -> str:
+    """``racelane X.Y.Z`` for the header; the package metadata is read once per process."""
+    global _version_text
+    if _version_text is None:
+        try:
+            from importlib.metadata import version
+
+            _version_text = f"racelane {version('racelane')}"
+        except Exception:
+            _version_text = "racelane"
+    return _version_text
