@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.racelane-installed
 
-.PHONY: demo test bench lint setup samples clean
+.PHONY: demo test bench lint setup samples clean package install-desktop uninstall-desktop
 
 setup: $(STAMP)
 
@@ -32,6 +32,21 @@ samples: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# The one-folder bundle, for people without Python: dist/racelane/ and its .tar.gz
+# (packaging/build_bundle.py reports what takes the space).
+package: setup
+	$(PY) packaging/build_bundle.py --archive
+
+# The menu entry, icon, trace MIME type and launcher, for this user (~/.local/share);
+# the launcher runs RACELANE (default: this checkout's .venv; or the bundle's
+# dist/racelane/racelane). uninstall-desktop removes exactly what was installed.
+RACELANE ?= $(abspath $(VENV))/bin/racelane
+install-desktop: setup
+	bash packaging/linux/install-desktop.sh --racelane '$(RACELANE)'
+
+uninstall-desktop:
+	bash packaging/linux/install-desktop.sh --uninstall
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

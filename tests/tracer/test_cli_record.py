@@ -122,3 +122,23 @@ def test_version_and_help_examples():
     for sub in ("record", "demo"):
         text = subprocess.run([*RACELANE, sub, "--help"], capture_output=True, text=True, check=True).stdout
         assert "example" in text
+
+
+def test_module_options_after_dash_m_reach_the_module(tmp_path):
+    """`racelane record -m mod --its-option x` runs mod with its options, as `python -m` does."""
+    (tmp_path / "echoargs.py").write_text("import sys\nprint('ARGV', sys.argv[1:])\n")
+    proc = run(["record", "-o", "out.jsonl", "-m", "echoargs", "--bind", "127.0.0.1", "-o", "theirs"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "ARGV ['--bind', '127.0.0.1', '-o', 'theirs']" in proc.stdout
+    assert (tmp_path / "out.jsonl").exists() and not (tmp_path / "theirs").exists()
+
+
+def test_split_program_only_touches_what_follows_dash_m():
+    from tracer.cli.record import split_program
+
+    assert split_program(["-o", "x", "-m", "mod", "--a"]) == ["-o", "x", "-m", "mod", "--", "--a"]
+    assert split_program(["-mmod", "--a"]) == ["-mmod", "--", "--a"]
+    assert split_program(["-m", "mod", "--", "--a"]) == ["-m", "mod", "--", "--a"]
+    assert split_program(["script.py", "-m", "x"]) == ["script.py", "-m", "x"]  # the script's own -m
+    assert split_program(["--profile", "-m", "script.py"]) == ["--profile", "-m", "script.py"]  # a value, not -m
+    assert split_program(["--", "script.py", "--a"]) == ["--", "script.py", "--a"]

@@ -3,7 +3,9 @@
 The program runs in this process (``runpy``), so nothing about it changes but
 the recorder being active. Child Python processes it starts record too, each
 into its own file: the ``RACELANE_*`` variables and a ``sitecustomize`` that
-starts recording are passed down through the environment.
+starts recording are passed down through the environment. The self-contained
+bundle hands the command to a Python that has racelane installed
+(``tracer/cli/bundle.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 from tracer.record import boot
 from tracer.record.profiles import load_profile
+
+from . import bundle
 
 
 def register(sub: Any) -> None:
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if args.module is None and not os.path.exists(program[0]):
         print(f"racelane record: error: no such script: {program[0]}", file=sys.stderr)
         return 2
+    if bundle.is_bundle():  # the bundle's Python cannot run the program: hand over to one that can
+        return bundle.record_outside(args)
 
     env_updates: dict[str, str] = {}
     if args.output:
