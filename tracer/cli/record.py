@@ -47,6 +47,31 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=run)
 
 
+_VALUE_OPTIONS = ("-o", "--output", "--profile", "--flush-ms")
+
+
+def split_program(args: list[str]) -> list[str]:
+    """Put ``--`` after ``-m MODULE`` so that the module's own options reach it.
+
+    ``racelane record -m http.server --bind 127.0.0.1`` must run the module
+    with ``--bind 127.0.0.1``, as ``python -m`` would, not read ``--bind`` as
+    an option of ``record``. ``args`` are the words after ``record``.
+    """
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--" or not word.startswith("-"):
+            return args  # the program starts here: argparse passes the rest on untouched
+        if word == "-m":
+            if i + 1 < len(args) and args[i + 2 : i + 3] != ["--"]:
+                return [*args[: i + 2], "--", *args[i + 2 :]]
+            return args
+        if word.startswith("-m") and len(word) > 2:  # -mmodule
+            return [*args[: i + 1], "--", *args[i + 1 :]]
+        i += 2 if word in _VALUE_OPTIONS else 1
+    return args
+
+
 def run(args: argparse.Namespace) -> int:
     """Record the program given on the command line; return its exit status."""
     program = list(args.program)
