@@ -7,8 +7,9 @@ Measures, in one run:
   full zoom-out (repaints, and a repaint after the frame cache is dropped);
 - the same pans drawn by pyqtgraph's ``BarGraphItem`` (one item per lane,
   per-bar brushes, no level of detail) on the same data, and the ratio;
-- process start to first frame (``racelane view``'s path: load, analyse,
-  window, first paint) and peak RSS, in a fresh subprocess.
+- process start to first frame (``racelane view``'s path, ``gui.app.launch``:
+  window, load in a worker, first paint of the spans, then the analysis) and
+  peak RSS, in a fresh subprocess.
 
 Targets: pan frame <= 16 ms at any zoom, <= 20 ms at full zoom-out, first
 frame <= 2.5 s, peak RSS <= 400 MB. The trace is ``bench_analysis.generate``'s
@@ -125,27 +126,40 @@ def _ms(values: list[float]) -> str:
 
 
 def first_frame_child(launched: float, path: str) -> int:
-    """In a fresh process, as ``racelane view`` does: load, open the window and paint the spans, then analyse.
+    """In a fresh process, as ``racelane view`` does: open the window, load in the background, draw, then analyse.
 
-    Prints seconds from launch to the first frame, to the hazards shown, and the peak RSS (MB).
+    Prints seconds from launch to the first frame of the spans, to the
+    hazards shown, the peak RSS (MB), and seconds to the window on screen
+    (with its progress bar, before the spans). The window's settings stay in
+    memory (the user's are not read or written).
     """
-    from gui.data import ViewerData
-    from tracer.analysis import load
-    from tracer.analysis.hazards import analyze
-    from tracer.analysis.rules import load_rules
+    from gui.app import launch
+    from gui.settings import Settings
 
-    ruleset = load_rules("nova")
-    data = ViewerData(load([path]), sources=[path])
-    app, window = _window(data)
-    window.timeline.plot.grab()
-    first = time.time() - launched
-    data.set_analysis(analyze(data.trace, ruleset), ruleset.name)
-    window.show_hazards()
-    app.processEvents()
-    window.timeline.plot.grab()
-    hazards = time.time() - launched
+    app, window = launch([path], rules="nova", theme="light", settings=Settings(), size=SIZE)
+    app.processEvents()  # the window is on screen, its progress bar running
+    times: dict[str, float] = {"window": time.time() - launched}
+
+    def first() -> None:
+        window.timeline.plot.grab()
+        times["first"] = time.time() - launched
+
+    def hazards() -> None:
+        window.timeline.plot.grab()
+        times["hazards"] = time.time() - launched
+        app.quit()
+
+    window.dataShown.connect(first)
+    window.hazardsShown.connect(hazards)
+    from PySide6 import QtCore
+
+    QtCore.QTimer.singleShot(120_000, app.quit)
+    app.exec()
+    if set(times) != {"window", "first", "hazards"}:
+        print(f"the viewer did not show the trace: {window.statusBar().currentMessage()}", file=sys.stderr)
+        return 1
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{first:.3f} {hazards:.3f} {rss_mb:.0f}")
+    print(f"{times['first']:.3f} {times['hazards']:.3f} {rss_mb:.0f} {times['window']:.3f}")
     return 0
 
 
@@ -170,7 +184,7 @@ def _run(args: argparse.Namespace, directory: str) -> int:
     path = _make_trace(directory)
     print(f"trace: {path} ({path.stat().st_size / 1e6:.0f} MB) generated in {time.perf_counter() - started:.1f} s")
 
-    starts, shown, rss = [], [], []
+    starts, shown, rss, windows = [], [], [], []
     for _ in range(3):
         launched = time.time()
         out = subprocess.run([sys.executable, __file__, "--first-frame-child", repr(launched), str(path)],
@@ -178,6 +192,7 @@ def _run(args: argparse.Namespace, directory: str) -> int:
         starts.append(float(out[0]))
         shown.append(float(out[1]))
         rss.append(float(out[2]))
+        windows.append(float(out[3]))
     first_frame, peak_rss = statistics.median(starts), max(rss)
     load_started = time.perf_counter()
     from tracer.analysis import load
@@ -185,7 +200,8 @@ def _run(args: argparse.Namespace, directory: str) -> int:
     load([str(path)])
     load_s = time.perf_counter() - load_started
     print(f"process start to first frame: {', '.join(f'{s:.2f}' for s in starts)} s (median {first_frame:.2f} s), "
-          f"hazards shown at {statistics.median(shown):.2f} s; peak RSS {peak_rss:.0f} MB; "
+          f"hazards shown at {statistics.median(shown):.2f} s, window on screen at {statistics.median(windows):.2f} s; "
+          f"peak RSS {peak_rss:.0f} MB; "
           f"tracer.analysis.load alone (warm, in this process) {load_s:.2f} s")
 
     from gui.app import load_data

@@ -10,4 +10,9 @@ looks for overlaps itself. Modules, from data to window:
 - ``spans_item``, ``bands``, ``labels``, ``painting``: what the timeline paints;
 - ``axes``, ``viewbox``, ``timeline``: the plot, its lane tree, time axis and navigation;
 - ``panels``, ``window``, ``app``: hazard list, details, legend, main window, start-up.
+- ``loading`` (no Qt), ``files``, ``offsets``: background loads with progress and Cancel, several files merged,
+  drops, recent files, reload, per-host clock offsets.
+- ``theme``, ``settings``: light and dark palettes (shared with export), what the viewer remembers (QSettings).
+- ``export``, ``export_sheet``, ``export_png``, ``export_dialog``: timeline images (PNG, SVG, PDF) for the
+  viewer's File > Export, ``racelane export``, ``racelane demo`` and tests.
 """

@@ -27,6 +27,7 @@ from .data import ViewerData
 from .layout import ROW_H, LaneLayout
 from .painting import draw_rects, hazard_pens, qcolor
 from .plain import one_line
+from .theme import LIGHT, Theme
 
 MIN_BAND_PX = 3.0
 _DRAW_ORDER = ("serialized", "uncertain", "potential", "unprotected", "confirmed")
@@ -35,13 +36,14 @@ _DRAW_ORDER = ("serialized", "uncertain", "potential", "unprotected", "confirmed
 class HazardBands:
     """Hazard bands, the selected hazard's spans, and the selected span; see the module docstring."""
 
-    def __init__(self, data: ViewerData, layout: LaneLayout, update: Callable[[], None]) -> None:
+    def __init__(self, data: ViewerData, layout: LaneLayout, update: Callable[[], None],
+                 theme: Theme | None = None) -> None:
         self.update = update
         self.data = data
         self.layout = layout
         self.selected = -1
         self.selected_span = -1
-        self.pens = hazard_pens()
+        self.set_theme(theme or LIGHT, repaint=False)
         hazards = data.hazards
         # One band per (hazard, lane): columns of hazard index, lane, start, end.
         idx = np.concatenate((np.arange(len(hazards)), np.arange(len(hazards))))
@@ -52,8 +54,15 @@ class HazardBands:
         self._band_start = hazards.start[self._band_hazard].astype(np.float64)
         self._band_end = hazards.end[self._band_hazard].astype(np.float64)
         self._band_cls = hazards.cls[self._band_hazard]
+
+    def set_theme(self, theme: Theme, repaint: bool = True) -> None:
+        """Draw in ``theme``'s colours."""
+        self.theme = theme
+        self.pens = hazard_pens(theme)
         self.veils = {name: QtGui.QBrush(qcolor((*fill[:3], fill[3] // 4))) for name, (fill, _, _)
-                      in colors.HAZARD_STYLE.items()}
+                      in theme.hazard.items()}
+        if repaint:
+            self.update()
 
     def set_layout(self, layout: LaneLayout) -> None:
         """Follow a new lane layout."""
@@ -115,7 +124,7 @@ class HazardBands:
         if 0 <= self.selected < len(self.data.hazards):
             self._paint_selected(p, m11, dx, m22, dy)
         if self.selected_span >= 0:
-            self._outline_spans(p, [self.selected_span], m11, dx, m22, dy, colors.SELECTED, 2.0)
+            self._outline_spans(p, [self.selected_span], m11, dx, m22, dy, self.theme.selected, 2.0)
 
     def _paint_selected(self, p: QtGui.QPainter, m11: float, dx: float, m22: float, dy: float) -> None:
         i = self.selected
@@ -124,7 +133,7 @@ class HazardBands:
         if end - start < MIN_BAND_PX:
             start, end = (start + end - MIN_BAND_PX) / 2, (start + end + MIN_BAND_PX) / 2
         _, pen = self.pens[hazards.class_name(i)]
-        pen = QtGui.QPen(pen.color() if pen.style() != QtCore.Qt.PenStyle.NoPen else qcolor((90, 90, 90)))
+        pen = QtGui.QPen(pen.color() if pen.style() != QtCore.Qt.PenStyle.NoPen else qcolor(self.theme.text_dim))
         pen.setWidthF(3.0)
         p.setPen(pen)
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
@@ -133,7 +142,7 @@ class HazardBands:
             if top >= 0:
                 p.drawRect(QtCore.QRectF(start, top * m22 + dy, end - start, (self.layout.lane_h[lane] - 1.0) * m22))
         rows = [int(s["row"]) for s in hazards.describe(i).get("spans", [])]
-        self._outline_spans(p, rows, m11, dx, m22, dy, colors.HIGHLIGHT, 2.0)
+        self._outline_spans(p, rows, m11, dx, m22, dy, self.theme.highlight, 2.0)
 
     def _outline_spans(self, p: QtGui.QPainter, rows: list[int], m11: float, dx: float, m22: float, dy: float,
                        rgb: colors.RGB, width: float) -> None:

@@ -89,6 +89,11 @@ class ViewerData:
     analysis: Analysis | None = None
     sources: list[str] = field(default_factory=list)
     rules_name: str = ""
+    # A view derived from loaded data (categories hidden, or pivoted by an attribute; see ``gui.filters``):
+    # the data it came from, and the row there of each of its spans and marks.
+    base: ViewerData | None = None
+    base_row: np.ndarray | None = None
+    base_mark_row: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.trace: Trace = self.result.trace
@@ -106,6 +111,37 @@ class ViewerData:
         self.analysis = analysis
         self.rules_name = rules_name
         self.hazards = HazardList(analysis, self.trace.t0_ns)
+
+    def origin(self, row: int) -> tuple[ViewerData, int]:
+        """Return the loaded data, and the span row there, that span ``row`` of this view shows."""
+        if self.base is None or self.base_row is None:
+            return self, row
+        return self.base.origin(int(self.base_row[row]))
+
+    def origin_mark(self, row: int) -> tuple[ViewerData, int]:
+        """Return the loaded data, and the mark row there, that mark ``row`` of this view shows."""
+        if self.base is None or self.base_mark_row is None:
+            return self, row
+        return self.base.origin_mark(int(self.base_mark_row[row]))
+
+    def view_rows(self, base_rows: np.ndarray) -> np.ndarray:
+        """Return the span rows of this view that show any of ``base_rows`` (rows of the loaded data), ascending."""
+        rows = np.asarray(base_rows, np.int64)
+        if self.base is None or self.base_row is None:
+            return rows
+        return np.flatnonzero(np.isin(self.base_row, self.base.view_rows(rows)))
+
+    def view_marks(self, base_rows: np.ndarray) -> np.ndarray:
+        """Return the mark rows of this view that show any of ``base_rows``, ascending."""
+        rows = np.asarray(base_rows, np.int64)
+        if self.base is None or self.base_mark_row is None:
+            return rows
+        return np.flatnonzero(np.isin(self.base_mark_row, self.base.view_marks(rows)))
+
+    @property
+    def root(self) -> ViewerData:
+        """Return the loaded data this view derives from (itself when loaded)."""
+        return self if self.base is None else self.base.root
 
     @property
     def duration_ns(self) -> int:

@@ -1,4 +1,4 @@
-"""Where each lane and row sits vertically: host > process > lane, with collapsed groups hidden.
+"""Where each lane and row sits vertically: host > process > lane, without collapsed groups and hidden lanes.
 
 The layout is in pixels (one y unit is one screen pixel): a host header, a
 process header, then each lane with a little padding above (where marks
@@ -48,40 +48,55 @@ def lane_name(trace: Trace, lane: int) -> str:
 class LaneLayout:
     """Vertical positions of lanes and rows for one set of collapsed groups."""
 
-    def __init__(self, trace: Trace, index: RowIndex, collapsed: frozenset[tuple[int, ...]] = frozenset()) -> None:
+    def __init__(self, trace: Trace, index: RowIndex, collapsed: frozenset[tuple[int, ...]] = frozenset(),
+                 hidden: frozenset[int] = frozenset()) -> None:
         lanes = trace.lanes
         n_lanes = len(lanes)
         self.collapsed = collapsed
+        self.hidden = hidden
         self.entries: list[Entry] = []
         self.lane_y = np.full(n_lanes, -1.0)
         self.lane_h = np.zeros(n_lanes)
         y = 0.0
-        for host_name, processes in trace.lane_groups():
+        for host_name, all_processes in trace.lane_groups():
+            # Hidden lanes leave the tree; so do the processes and hosts left without lanes.
+            processes = [(name, [la for la in rows if la not in hidden]) for name, rows in all_processes]
+            processes = [(name, rows) for name, rows in processes if rows]
+            if not processes:
+                continue
             first_lane = processes[0][1][0]
             host_key = (int(lanes.host[first_lane]),)
             host_closed = host_key in collapsed
             count = sum(len(rows) for _, rows in processes)
-            self.entries.append(Entry("host", host_key, one_line(host_name), 0, y, HOST_H, collapsed=host_closed,
-                                      tip=f"host {host_name}: {len(processes)} processes, {count} lanes"))
+            flat = len(processes) == 1 and not processes[0][0]  # lanes without a process level (a pivot)
+            tip = (f"{host_name}: {count} lanes" if flat
+                   else f"host {host_name}: {len(processes)} processes, {count} lanes")
+            self.entries.append(Entry("host", host_key, one_line(host_name), 0, y, HOST_H, collapsed=host_closed, tip=tip))
             y += HOST_H
             if host_closed:
                 continue
             for process_name, lane_rows in processes:
                 proc_key = (*host_key, int(lanes.file[lane_rows[0]]))
-                closed = proc_key in collapsed
-                self.entries.append(Entry("process", proc_key, one_line(process_name), 1, y, PROCESS_H, collapsed=closed,
-                                          tip=f"{host_name} · {process_name}: {len(lane_rows)} lanes"))
-                y += PROCESS_H
+                closed = proc_key in collapsed and not flat
+                if not flat:
+                    self.entries.append(Entry("process", proc_key, one_line(process_name), 1, y, PROCESS_H,
+                                              collapsed=closed, tip=f"{host_name} · {process_name}: {len(lane_rows)} lanes"))
+                    y += PROCESS_H
                 if closed:
                     continue
                 for lane in lane_rows:
                     height = LANE_PAD + ROW_H * int(index.lane_rows[lane]) + LANE_GAP
                     self.lane_y[lane] = y
                     self.lane_h[lane] = height
-                    tip = (f"{lane_name(trace, lane)}\n{lanes.kind[lane]} {lanes.name[lane]!r} (lane {int(lanes.lane_id[lane])})"
-                           f"\n{process_name} on {host_name}")
-                    self.entries.append(Entry("lane", (*proc_key, lane), lane_name(trace, lane), 2, y, height, lane=lane,
-                                              tip=tip))
+                    label = lane_name(trace, lane)
+                    if flat:  # the group says which attribute: the lane shows the value alone
+                        tip = f"{label}\n{lanes.kind[lane]}"
+                        label = one_line(lanes.label[lane])
+                    else:
+                        tip = (f"{lane_name(trace, lane)}\n{lanes.kind[lane]} {lanes.name[lane]!r} (lane {int(lanes.lane_id[lane])})"
+                               f"\n{process_name} on {host_name}")
+                    self.entries.append(Entry("lane", (*proc_key, lane), label, 1 if flat else 2, y, height,
+                                              lane=lane, tip=tip))
                     y += height
         self.height = y
         shown = self.lane_y[index.row_lane] >= 0 if index.n_rows else np.zeros(0, bool)

@@ -7,6 +7,7 @@ import shiboken6
 from PySide6 import QtCore, QtGui
 
 from . import colors
+from .theme import LIGHT, Theme
 
 
 def qcolor(rgb: tuple[int, ...]) -> QtGui.QColor:
@@ -30,13 +31,14 @@ def draw_rects(painter: QtGui.QPainter, rects: np.ndarray) -> None:
 
 
 class Brushes:
-    """Brushes and text colours of categories, built once per category."""
+    """Brushes and text colours of categories, built once per category (in a theme's colours)."""
 
-    def __init__(self, cats: list[str]) -> None:
+    def __init__(self, cats: list[str], theme: Theme | None = None) -> None:
+        theme = theme or LIGHT
         self.cats = cats
-        self.rgb = [colors.category_color(c) for c in cats]
+        self.rgb = [theme.category(c) for c in cats]
         self.solid = [QtGui.QBrush(qcolor(rgb)) for rgb in self.rgb]
-        self.tint = [QtGui.QBrush(qcolor(_lighter(rgb))) for rgb in self.rgb]
+        self.tint = [QtGui.QBrush(qcolor(theme.tint(rgb))) for rgb in self.rgb]
         self.hatch = [QtGui.QBrush(qcolor(rgb), QtCore.Qt.BrushStyle.BDiagPattern) for rgb in self.rgb]
         self.text = [qcolor(colors.text_on(rgb)) for rgb in self.rgb]
 
@@ -45,10 +47,10 @@ def _lighter(rgb: colors.RGB) -> colors.RGB:
     return tuple(round(c + (255 - c) * 0.7) for c in rgb)  # type: ignore[return-value]
 
 
-def hazard_pens() -> dict[str, tuple[QtGui.QBrush, QtGui.QPen]]:
-    """Return the (fill brush, outline pen) of each hazard class."""
+def hazard_pens(theme: Theme | None = None) -> dict[str, tuple[QtGui.QBrush, QtGui.QPen]]:
+    """Return the (fill brush, outline pen) of each hazard class (in ``theme``'s colours; default light)."""
     out = {}
-    for name, (fill, line, style) in colors.HAZARD_STYLE.items():
+    for name, (fill, line, style) in (theme or LIGHT).hazard.items():
         pen = QtGui.QPen(qcolor(line))
         pen.setWidthF(2.0 if name in ("confirmed", "unprotected", "potential") else 1.5)
         pen.setCosmetic(True)

@@ -12,10 +12,10 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from . import colors
 from .data import HazardList
 from .painting import qcolor, ui_font
 from .plain import format_duration, format_offset, one_line, tooltip
+from .theme import LIGHT, Theme
 
 _COLUMNS = ("#", "class", "start", "length", "title", "explanation")
 
@@ -23,10 +23,17 @@ _COLUMNS = ("#", "class", "start", "length", "title", "explanation")
 class HazardModel(QtCore.QAbstractTableModel):
     """The hazards as a table; explanations are asked of the analysis only for the rows shown."""
 
-    def __init__(self, hazards: HazardList, explain: Any) -> None:
+    def __init__(self, hazards: HazardList, explain: Any, theme: Theme | None = None) -> None:
         super().__init__()
         self.hazards = hazards
         self.explain = explain  # i -> plain text (everything about hazard i)
+        self.theme = theme or LIGHT
+
+    def set_theme(self, theme: Theme) -> None:
+        """Colour the class swatches for ``theme``."""
+        self.theme = theme
+        if len(self.hazards):
+            self.dataChanged.emit(self.index(0, 1), self.index(len(self.hazards) - 1, 1))
 
     def rowCount(self, parent: QtCore.QModelIndex | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(self.hazards)
@@ -55,7 +62,7 @@ class HazardModel(QtCore.QAbstractTableModel):
                 return one_line(h.titles[i])
             return one_line(h.describe(i).get("explanation", ""), 300)
         if role == QtCore.Qt.ItemDataRole.DecorationRole and col == 1:
-            _, line, _ = colors.HAZARD_STYLE[h.class_name(i)]
+            _, line, _ = self.theme.hazard[h.class_name(i)]
             return qcolor(line)
         if role == QtCore.Qt.ItemDataRole.ToolTipRole:
             return tooltip(self.explain(i))
@@ -68,10 +75,10 @@ class HazardPanel(QtWidgets.QWidget):
     hazardSelected = QtCore.Signal(int)
 
     def __init__(self, hazards: HazardList, explain: Any, pending: bool = False,
-                 parent: QtWidgets.QWidget | None = None) -> None:
+                 parent: QtWidgets.QWidget | None = None, theme: Theme | None = None) -> None:
         super().__init__(parent)
         self.explain = explain
-        self.model = HazardModel(hazards, explain)
+        self.model = HazardModel(hazards, explain, theme)
         self.table = QtWidgets.QTableView()
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
@@ -98,6 +105,10 @@ class HazardPanel(QtWidgets.QWidget):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(title)
         box.addWidget(split)
+
+    def set_theme(self, theme: Theme) -> None:
+        """Colour the class swatches for ``theme``."""
+        self.model.set_theme(theme)
 
     def select(self, i: int) -> None:
         """Select hazard ``i`` (0-based) in the list, which shows and emits it."""
@@ -134,21 +145,32 @@ class DetailsPanel(QtWidgets.QWidget):
 class LegendBar(QtWidgets.QWidget):
     """One line of colour swatches: categories, lock waits and holds, hazard classes, unfinished spans."""
 
-    def __init__(self, cats: list[str], used: list[int], parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, cats: list[str], used: list[int], parent: QtWidgets.QWidget | None = None,
+                 theme: Theme | None = None) -> None:
         super().__init__(parent)
+        self.theme = theme or LIGHT
+        self.all_cats = cats
+        self.used = used
         self.cats = [one_line(cats[c], 24) for c in used]
-        self.rgb = [colors.category_color(cats[c]) for c in used]
+        self.rgb = [self.theme.category(cats[c]) for c in used]
         self.font = ui_font(8.5)
         self.setFixedHeight(22)
         names = ", ".join(self.cats)
         self.setToolTip(tooltip(f"span categories: {names}"))
 
+    def set_theme(self, theme: Theme) -> None:
+        """Paint the swatches and text in ``theme``'s colours."""
+        self.theme = theme
+        self.rgb = [theme.category(self.all_cats[c]) for c in self.used]
+        self.update()
+
     def entries(self) -> list[tuple[str, str, tuple[int, ...]]]:
         """Return (kind, text, colour) of each swatch, in order."""
+        theme = self.theme
         out: list[tuple[str, str, tuple[int, ...]]] = [("solid", c, rgb) for c, rgb in zip(self.cats, self.rgb, strict=True)]
-        lock = colors.category_color("lock")
-        out += [("hatch", "lock wait", lock), ("solid", "lock held", lock), ("open", "unfinished", colors.OPEN_END)]
-        for name, (fill, line, _) in colors.HAZARD_STYLE.items():
+        lock = theme.category("lock")
+        out += [("hatch", "lock wait", lock), ("solid", "lock held", lock), ("open", "unfinished", theme.open_end)]
+        for name, (fill, line, _) in theme.hazard.items():
             out.append(("band", name, fill + line))
         return out
 
@@ -161,22 +183,21 @@ class LegendBar(QtWidgets.QWidget):
             for kind, text, rgb in self.entries():
                 width = metrics.horizontalAdvance(text)
                 if x + 18 + width > self.width() - 4:
-                    p.setPen(qcolor(colors.TEXT))
+                    p.setPen(qcolor(self.theme.text))
                     p.drawText(QtCore.QPointF(x, h / 2 + metrics.ascent() / 2 - 1), "…")
                     break
                 swatch = QtCore.QRectF(x, h / 2 - 6, 14, 12)
                 self._swatch(p, kind, rgb, swatch)
-                p.setPen(qcolor(colors.TEXT))
+                p.setPen(qcolor(self.theme.text))
                 p.drawText(QtCore.QPointF(x + 18, h / 2 + metrics.ascent() / 2 - 1), text)
                 x += 18 + width + 14
         finally:
             p.end()
 
-    @staticmethod
-    def _swatch(p: QtGui.QPainter, kind: str, rgb: tuple[int, ...], rect: QtCore.QRectF) -> None:
+    def _swatch(self, p: QtGui.QPainter, kind: str, rgb: tuple[int, ...], rect: QtCore.QRectF) -> None:
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         if kind == "hatch":
-            p.fillRect(rect, qcolor(tuple(round(c + (255 - c) * 0.7) for c in rgb)))
+            p.fillRect(rect, qcolor(self.theme.tint(rgb)))  # type: ignore[arg-type]
             p.fillRect(rect, QtGui.QBrush(qcolor(rgb), QtCore.Qt.BrushStyle.BDiagPattern))
         elif kind == "open":
             p.setBrush(qcolor(rgb))

@@ -17,34 +17,47 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from . import colors
 from .bands import HazardBands
 from .data import ViewerData
 from .labels import LabelPainter
 from .layout import LANE_GAP, LANE_PAD, ROW_H, LaneLayout
 from .lod import Frame, compute_frame, compute_marks
 from .painting import Brushes, draw_rects, qcolor, ui_font
+from .theme import LIGHT, Theme
 
 
 class SpanItem(pg.GraphicsObject):
     """Spans of every shown lane, with level of detail; see the module docstring."""
 
-    def __init__(self, data: ViewerData, layout: LaneLayout) -> None:
+    def __init__(self, data: ViewerData, layout: LaneLayout, theme: Theme | None = None) -> None:
         super().__init__()
         self.data = data
         self.layout = layout
-        self.brushes = Brushes(data.trace.cats)
+        self.theme = theme or LIGHT
+        self.brushes = Brushes(data.trace.cats, self.theme)
         self.labels = LabelPainter(data.trace.names, ui_font())
         self.ticks: Callable[[float, float, float], list[float]] | None = None  # grid lines: (x0, x1, px) -> times
         self._frame: Frame | None = None
         self.frames_computed = 0
         self.last_paint_s = 0.0
-        self._stripe = QtGui.QBrush(qcolor(colors.LANE_STRIPE))
-        self._group = QtGui.QBrush(qcolor(colors.GROUP_ROW))
-        self._grid = QtGui.QBrush(qcolor(colors.GRID))
-        self._mark = QtGui.QBrush(qcolor(colors.MARK))
-        self._open = QtGui.QBrush(qcolor(colors.OPEN_END))
-        self.bands = HazardBands(data, layout, self.update)
+        self.on_painted: Callable[[], None] | None = None  # called once, soon after the next paint
+        self._surface_brushes(self.theme)
+        self.bands = HazardBands(data, layout, self.update, self.theme)
+
+    def _surface_brushes(self, theme: Theme) -> None:
+        self._stripe = QtGui.QBrush(qcolor(theme.lane_stripe))
+        self._group = QtGui.QBrush(qcolor(theme.group_row))
+        self._grid = QtGui.QBrush(qcolor(theme.grid))
+        self._mark = QtGui.QBrush(qcolor(theme.mark))
+        self._open = QtGui.QBrush(qcolor(theme.open_end))
+
+    def set_theme(self, theme: Theme) -> None:
+        """Paint in ``theme``'s colours (the geometry cache stays valid)."""
+        self.theme = theme
+        self.brushes = Brushes(self.data.trace.cats, theme)
+        self._surface_brushes(theme)
+        self.bands.set_theme(theme)
+        self.update()
 
     # --- geometry -----------------------------------------------------------------
     def set_layout(self, layout: LaneLayout) -> None:
@@ -57,7 +70,7 @@ class SpanItem(pg.GraphicsObject):
 
     def refresh_hazards(self) -> None:
         """Draw the hazards of the data's current analysis."""
-        self.bands = HazardBands(self.data, self.layout, self.update)
+        self.bands = HazardBands(self.data, self.layout, self.update, self.theme)
         self.update()
 
     def boundingRect(self) -> QtCore.QRectF:
@@ -124,6 +137,9 @@ class SpanItem(pg.GraphicsObject):
         finally:
             p.restore()
         self.last_paint_s = time.perf_counter() - started
+        if self.on_painted is not None:
+            QtCore.QTimer.singleShot(0, self.on_painted)  # after this paint is on screen
+            self.on_painted = None
 
     def _paint_backgrounds(self, p: QtGui.QPainter, left: float, right: float, y0: float, y1: float, dy: float,
                            sy: float) -> None:

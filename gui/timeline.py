@@ -1,10 +1,17 @@
 """The timeline widget: lane tree, spans, hazard bands, time axis, and how to move around them.
 
 Keys (``handle_key``): W zooms in 2x and S out 2x around the view's centre,
-A and D pan by a quarter of the view, Home or F fit the whole trace, Alt+Left
-and Alt+Right (or Backspace) go back and forward in the view history. The
-mouse: wheel zooms around the cursor, Shift+wheel scrolls lanes, drag pans,
+A and D pan by a quarter of the view, Home fits the whole trace, F fits the
+measured interval or area, else the selected span, else the whole trace,
+Escape drops them, Alt+Left and Alt+Right (or Backspace) go back and forward
+in the view history. The mouse: wheel zooms around the cursor, Shift+wheel
+scrolls lanes, drag pans, Shift+drag measures, Ctrl+drag selects an area, right drag or Alt+drag zooms (rubber band),
 click selects a span or mark, hovering shows what is under the cursor.
+
+The timeline shows the loaded data through a ``ViewFilter`` (categories,
+hosts and lanes hidden; a pivot by attribute), outlines search matches, and
+keeps the measured interval or area (``selection``): see
+``gui.timeline_views``.
 """
 
 from __future__ import annotations
@@ -16,9 +23,13 @@ from PySide6 import QtCore, QtWidgets
 from .axes import LaneAxis, TimeAxis
 from .data import ViewerData
 from .describe import span_summary
+from .filters import view_hazards
 from .layout import LaneLayout
+from .painting import qcolor
 from .plain import format_offset, one_line, tooltip
 from .spans_item import SpanItem
+from .theme import LIGHT, Theme
+from .timeline_views import TimelineViews
 from .viewbox import TimelineViewBox
 
 MIN_RANGE_NS = 50.0
@@ -27,30 +38,37 @@ SETTLE_MS = 400  # wheel steps and drags closer than this make one history entry
 PICK_PX = 3.0
 
 
-class Timeline(QtWidgets.QWidget):
+class Timeline(TimelineViews, QtWidgets.QWidget):
     """See the module docstring. Signals carry span or mark rows (-1: none) and cursor times (ns since start)."""
 
     spanClicked = QtCore.Signal(int)
     markClicked = QtCore.Signal(int)
     cursorMoved = QtCore.Signal(float)
+    viewChanged = QtCore.Signal()  # filters, hidden lanes or pivot changed (``view_filter``, ``data``)
+    selectionChanged = QtCore.Signal(object)  # a measured interval or area was made or cleared (Selection | None)
+    matchesChanged = QtCore.Signal()  # the search matches or the current one changed (``matches``)
+    searchRequested = QtCore.Signal(str)  # the lane tree's menu asks to search for a pivot value
 
-    def __init__(self, data: ViewerData, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(self, data: ViewerData, parent: QtWidgets.QWidget | None = None, theme: Theme | None = None) -> None:
         super().__init__(parent)
         self.data = data
+        self.theme = theme or LIGHT
         self.collapsed: set[tuple[int, ...]] = set()
         self.lanes = LaneLayout(data.trace, data.index)
         self.vb = TimelineViewBox()
         self.time_axis = TimeAxis()
-        self.lane_axis = LaneAxis(self.lanes, self.toggle)
+        self.lane_axis = LaneAxis(self.lanes, self.toggle, self.theme)
         self.plot = pg.PlotWidget(viewBox=self.vb, axisItems={"bottom": self.time_axis, "left": self.lane_axis},
-                                  background="w")
+                                  background=qcolor(self.theme.background))
+        self.time_axis.set_theme(self.theme)
         item = self.plot.getPlotItem()
         item.hideButtons()
         item.setMenuEnabled(False)
-        self.spans = SpanItem(data, self.lanes)
+        self.spans = SpanItem(data, self.lanes, self.theme)
         self.bands = self.spans.bands
         self.spans.ticks = self._major_ticks
         self.vb.addItem(self.spans)
+        self._lanes_init(data)
         self.vb.disableAutoRange()
         dur = float(data.duration_ns)
         pad = max(dur * 0.02, (MIN_RANGE_NS - dur) / 2)  # a very short trace still fits the narrowest view
@@ -167,14 +185,32 @@ class Timeline(QtWidgets.QWidget):
             self.pan(-0.25)
         elif key == k.Key_D:
             self.pan(0.25)
+        elif key == k.Key_F and self.fit_selection():
+            pass
         elif key in (k.Key_Home, k.Key_F):
             self.fit()
+        elif key == k.Key_Escape and self.clear_selection():
+            pass
         else:
             return False
         return True
 
+    def set_theme(self, theme: Theme) -> None:
+        """Draw in ``theme``'s colours: background, axes, lane tree, spans and bands."""
+        self.theme = theme
+        self.plot.setBackground(qcolor(theme.background))
+        self.time_axis.set_theme(theme)
+        self.lane_axis.set_theme(theme)
+        self.spans.set_theme(theme)
+        self.bands = self.spans.bands
+        for item in (self.outlines, self.overlay):
+            item.set_theme(theme)
+
     def refresh_hazards(self) -> None:
         """Show the hazards of the data's current analysis (none selected)."""
+        if self.data is not self.root:  # a derived view: its hazards are the loaded data's, moved to its lanes
+            self.data.analysis, self.data.rules_name = self.root.analysis, self.root.rules_name
+            self.data.hazards = view_hazards(self.data, bool(self.view_filter.pivot))
         self.spans.refresh_hazards()
         self.bands = self.spans.bands
 
@@ -187,10 +223,7 @@ class Timeline(QtWidgets.QWidget):
     def toggle(self, key: tuple[int, ...]) -> None:
         """Collapse or expand the host or process ``key``."""
         self.collapsed.symmetric_difference_update({key})
-        self.lanes = LaneLayout(self.data.trace, self.data.index, frozenset(self.collapsed))
-        for part in (self.spans, self.lane_axis):
-            part.set_layout(self.lanes)
-        self.vb.set_content_height(self.lanes.height)
+        self.relayout()
 
     def lane_names(self) -> list[str]:
         """Return the names of the lanes shown, top to bottom."""
@@ -260,7 +293,7 @@ class Timeline(QtWidgets.QWidget):
         kind, row = self.pick(t, y)
         parts = []
         if kind == "span":
-            parts.append(span_summary(self.data, row))
+            parts.append(span_summary(*self.data.origin(row)))
         elif kind == "mark":
             marks = self.data.trace.marks
             parts.append(f"mark {one_line(self.data.trace.names[int(marks.name[row])])} at "

@@ -2,7 +2,9 @@
 
 The wheel zooms time around the cursor (never y); Shift+wheel, or the wheel
 over the lane tree, scrolls the lanes. A left or middle drag pans time and
-lanes together. The vertical range always shows exactly as many layout
+lanes together; a left drag with Shift measures an interval, one with
+Ctrl selects an area, and a right drag or a left drag with Alt zooms to the
+time range dragged across (rubber band; ``sigSelecting`` for all three). The vertical range always shows exactly as many layout
 pixels as the view is tall, so rows keep their height whatever the window.
 """
 
@@ -16,10 +18,15 @@ class TimelineViewBox(pg.ViewBox):
     """See the module docstring. ``sigUserNavigated`` fires when a wheel step or drag ends."""
 
     sigUserNavigated = QtCore.Signal()
+    # A selecting drag: (mode, time where it started, time now, y where it started, y now, finished).
+    # Shift+drag measures ("measure"), Ctrl+drag selects an area ("area"),
+    # right drag or Alt+drag zooms to the range dragged across ("zoom").
+    sigSelecting = QtCore.Signal(str, float, float, float, float, bool)
 
     def __init__(self) -> None:
         super().__init__(enableMenu=False, invertY=True, defaultPadding=0.0)
         self.setMouseEnabled(x=True, y=False)
+        self._drag_mode = ""
         self.content_height = 0.0
         self.top = 0.0
         self.sigResized.connect(lambda _vb: self.set_top(self.top))
@@ -53,11 +60,19 @@ class TimelineViewBox(pg.ViewBox):
 
     def mouseDragEvent(self, ev: object, axis: int | None = None) -> None:
         event = ev  # pyqtgraph MouseDragEvent
-        buttons = (QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.MiddleButton)
+        buttons = (QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.MiddleButton,
+                   QtCore.Qt.MouseButton.RightButton)
         if event.button() not in buttons:  # type: ignore[attr-defined]
             super().mouseDragEvent(ev, axis=0)
             return
         event.accept()  # type: ignore[attr-defined]
+        if event.isStart():  # type: ignore[attr-defined]
+            self._drag_mode = self._selecting_mode(event)
+        if self._drag_mode:
+            down = self.mapSceneToView(event.buttonDownScenePos())  # type: ignore[attr-defined]
+            now = self.mapSceneToView(event.scenePos())  # type: ignore[attr-defined]
+            self.sigSelecting.emit(self._drag_mode, down.x(), now.x(), down.y(), now.y(), event.isFinish())  # type: ignore[attr-defined]
+            return
         delta = event.pos() - event.lastPos()  # type: ignore[attr-defined]
         if axis != 1:
             x0, x1 = self.viewRange()[0]
@@ -67,3 +82,19 @@ class TimelineViewBox(pg.ViewBox):
             self.scroll_by(-delta.y())
         if event.isFinish():  # type: ignore[attr-defined]
             self.sigUserNavigated.emit()
+
+    @staticmethod
+    def _selecting_mode(event: object) -> str:
+        """Return the selection a drag with these buttons and modifiers makes ("measure", "area", "zoom"), or "" to pan."""
+        if event.button() == QtCore.Qt.MouseButton.RightButton:  # type: ignore[attr-defined]
+            return "zoom"
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:  # type: ignore[attr-defined]
+            return ""
+        mods = event.modifiers()  # type: ignore[attr-defined]
+        if mods & QtCore.Qt.KeyboardModifier.AltModifier:
+            return "zoom"
+        if mods & QtCore.Qt.KeyboardModifier.ShiftModifier:
+            return "measure"
+        if mods & (QtCore.Qt.KeyboardModifier.ControlModifier | QtCore.Qt.KeyboardModifier.MetaModifier):
+            return "area"
+        return ""

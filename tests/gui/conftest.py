@@ -17,6 +17,25 @@ FIXED = SAMPLES / "nova-1896463-fixed.jsonl"
 HOSTILE_NAMES = ("<img src=x>", "<table><tr><td>" + "<tr><td>row</td></tr>" * 300 + "</table>", "<b>bold</b>\nsecond line")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_settings(tmp_path_factory):
+    """Keep every viewer test away from the user's settings: QSettings and RACELANE_SETTINGS point at a temp dir."""
+    import os
+
+    from PySide6 import QtCore
+
+    directory = tmp_path_factory.mktemp("settings")
+    for fmt in (QtCore.QSettings.Format.NativeFormat, QtCore.QSettings.Format.IniFormat):
+        QtCore.QSettings.setPath(fmt, QtCore.QSettings.Scope.UserScope, str(directory))
+    before = os.environ.get("RACELANE_SETTINGS")
+    os.environ["RACELANE_SETTINGS"] = str(directory / "racelane.ini")
+    yield directory
+    if before is None:
+        os.environ.pop("RACELANE_SETTINGS", None)
+    else:
+        os.environ["RACELANE_SETTINGS"] = before
+
+
 @pytest.fixture(scope="session")
 def buggy_data():
     from gui.app import load_data

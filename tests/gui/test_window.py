@@ -113,12 +113,11 @@ def test_collapsing_a_host_hides_its_lanes(buggy_data, open_window, qtbot):
 
 def test_unreadable_file_is_explained_in_the_window(tmp_path, qtbot):
     """Opening a file that is not a trace shows the reason in the window, not a traceback."""
-    from gui.app import load_data
     from gui.window import MainWindow
 
     bad = tmp_path / "bad.jsonl"
     bad.write_bytes(b"\x89PNG not a trace\n")
-    window = MainWindow(loader=load_data)
+    window = MainWindow()
     qtbot.addWidget(window)
     window.load_paths([str(bad)])
     assert window.timeline is None

@@ -74,6 +74,7 @@ _CLOSE_BRACKET = ord("]")
 _HEADER_TAIL = 8192  # how far from a line's end a joined header is looked for
 _SCAN_BYTES = 1 << 21  # rows of queued ``spans`` lines scanned at once
 _IN_FLIGHT = 2  # blocks being scanned ahead of the parser
+_SMALL_BLOCK = 1 << 16  # fewer queued bytes than this are parsed by orjson: the scanner's fixed cost would dominate
 
 
 @dataclass
@@ -205,6 +206,40 @@ class FileParser:
             elif not fast(data, view, bound[0], bound[1], line):
                 self._record(data, view, bound[0], bound[1], line)
         self._store.seal()
+
+    def take(self) -> FileData | None:
+        """Convert every row fed so far and return the open segment's rows since the last take.
+
+        For readers of growing files (``tracer.analysis.follow``): rows are
+        handed on as their lines arrive instead of when the segment ends. The
+        returned ranges stay valid until the next ``feed`` (the sinks start
+        empty again, so copy the rows at once); its ``span_errors`` are handed
+        over and forgotten here. Returns None before the first header.
+        """
+        segment = self._segment
+        if segment is None:
+            return None
+        if not segment.inflight and segment.queued_bytes < _SMALL_BLOCK:  # a few lines: orjson is quicker
+            queue, segment.queue, segment.queued_bytes = segment.queue, [], 0
+            for line, rows, attrs, chunk, start, end in queue:
+                if not self._rows(SPANS, line, rows, attrs):
+                    self._record(chunk, memoryview(chunk), start, end, line, queued=True)
+        self._collect()
+        for table in (segment.spans, segment.opens, segment.marks):
+            table.flush()
+        self._store.seal()
+        sinks = self._sinks
+        spans, opens, marks = ((start, sink.size) for start, sink in zip(segment.starts, (sinks.spans, sinks.opens, sinks.marks)))
+        segment.report.lines = self._line - segment.report.first_line + 1
+        data = FileData(
+            report=segment.report, header=segment.header, clock_offset_ns=segment.offset_ns,
+            clock_source=segment.clock_source, spans=spans, opens=opens, marks=marks,
+            span_errors=segment.spans.errors, lanes=segment.lanes, end_ns=segment.end_ns,
+        )
+        sinks.spans.size = sinks.opens.size = sinks.marks.size = 0
+        segment.starts = (0, 0, 0)
+        segment.spans.errors = {}
+        return data
 
     def _fast(self, data: bytes, view: memoryview, start: int, end: int, line: int) -> bool:
         """Take a rows line laid out as the recorder writes it, parsing its rows only; False if it is not."""

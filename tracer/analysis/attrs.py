@@ -82,8 +82,9 @@ _ITEM_TYPES = {dict, type(None)}
 class AttrStore:
     """The attribute arrays of every batch of a load, addressed by int32 refs."""
 
-    def __init__(self, report: Reporter | None = None) -> None:
+    def __init__(self, report: Reporter | None = None, *, mapped: bool = True) -> None:
         self.blobs: list[mmap.mmap | bytes] = []
+        self._mapped = mapped  # blobs in anonymous maps (a load's few big ones) or bytes (a follower's many small ones)
         self._blob = array("i")  # per batch: its blob
         self._start = array("q")  # per batch: where its array starts in the blob
         self._stop = array("q")
@@ -153,9 +154,12 @@ class AttrStore:
         A blob is an anonymous memory map, not a bytes object: blobs live as
         long as the trace, and on the heap they would pin the memory of the
         loader's short-lived buffers freed around them (the process would
-        keep tens of MB it no longer uses).
+        keep tens of MB it no longer uses). A follower seals after every read
+        (``mapped=False``): its blobs are small and many, kept as bytes.
         """
-        if self._parts_bytes:
+        if self._parts_bytes and not self._mapped:
+            self.blobs.append(b"".join(self._parts))
+        elif self._parts_bytes:
             blob = mmap.mmap(-1, self._parts_bytes, flags=_MAP_FLAGS)
             for part in self._parts:
                 blob.write(part)
@@ -221,6 +225,15 @@ class AttrStore:
                 if value:
                     out[k] = value.get(key)
         return out
+
+    def batch_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the batches as columns ``(blob, start, stop, first ref, rows)`` (int64), for byte-level scans.
+
+        Batch ``b``'s JSON array is ``blobs[blob[b]][start[b]:stop[b]]``, its
+        rows have refs ``first[b] .. first[b] + rows[b] - 1``.
+        """
+        self.seal()
+        return tuple(np.array(a, np.int64) for a in (self._blob, self._start, self._stop, self._first, self._rows))  # type: ignore[return-value]
 
     def _grouped(self, refs: np.ndarray) -> list[tuple[list[int], int, list[int]]]:
         """Group ``refs`` by batch: ``[(positions in refs, batch, items in the batch)]``."""

@@ -55,7 +55,12 @@ def start_order(start_ns: np.ndarray, end_ns: np.ndarray, *, later_first: bool, 
         tied_rows.append(np.flatnonzero(starts[1:] == starts[:-1]) + first)
     ties = np.concatenate(tied_rows) if tied_rows else np.zeros(0, np.int64)
     if len(ties):
-        slots = np.union1d(ties, ties + 1)
+        # Both ends of each tie, ascending and once each: a mask is O(n) where
+        # ``np.union1d`` hashes or sorts (most rows tie in some traces).
+        in_tie = np.zeros(len(order) + 1, bool)
+        in_tie[ties] = True
+        in_tie[ties + 1] = True
+        slots = np.flatnonzero(in_tie)
         tied = order[slots]
         position = -tied if later_first else tied
         keys = (position, -end_ns[tied], start_ns[tied]) if tie is None else (position, tie[tied], -end_ns[tied], start_ns[tied])
@@ -125,7 +130,8 @@ def _rows_of_lanes(lane: np.ndarray, lanes: np.ndarray) -> list[np.ndarray]:
     return np.split(rows, cuts)
 
 
-def sweep(starts: list[int], ends: list[int], parents: list[int] | None = None) -> tuple[list[int], list[int]]:
+def sweep(starts: list[int], ends: list[int], parents: list[int] | None = None, *, sub_rows: int = 0,
+          preferred_rows: list[int] | None = None) -> tuple[list[int], list[int]]:
     """Lay out one lane's spans (in start order) by their times.
 
     Each sub-row keeps a stack of the ends of its open spans. A span goes to
@@ -134,15 +140,21 @@ def sweep(starts: list[int], ends: list[int], parents: list[int] | None = None) 
     each span's parent position in these lists, -1 for none); its depth is
     the number of spans open there. Complexity: O(n * sub-rows), at most
     O(n * MAX_SUB_ROWS).
+
+    A sweep may resume after earlier spans that all ended before the first of
+    these starts (a follower lays out only a lane's latest spans): then
+    ``sub_rows`` sub-rows exist already, empty, and ``preferred_rows`` gives
+    the sub-row of each span's parent when that parent is among the earlier
+    spans (-1 otherwise).
     """
     n = len(starts)
     depth = [0] * n
     sub = [0] * n
-    stacks: list[list[int]] = []
+    stacks: list[list[int]] = [[] for _ in range(sub_rows)]
     for k in range(n):
         start, end = starts[k], ends[k]
         parent = parents[k] if parents is not None else -1
-        preferred = sub[parent] if 0 <= parent < k else -1
+        preferred = sub[parent] if 0 <= parent < k else preferred_rows[k] if preferred_rows is not None else -1
         rows = [preferred, *range(len(stacks))] if preferred >= 0 else range(len(stacks))
         for row in rows:
             stack = stacks[row]

@@ -161,6 +161,7 @@ class Trace:
         store: AttrStore,
         errors: dict[int, tuple[str, str]],
         host_offsets_ns: dict[str, int] | None = None,
+        bounds_ns: tuple[int, int] | None = None,
     ) -> None:
         self.spans = spans
         self.marks = marks
@@ -172,9 +173,12 @@ class Trace:
         self.store = store
         self._errors = errors
         self.host_offsets_ns = dict(host_offsets_ns or {})
-        times = [a for a in (spans.start_ns, marks.ts_ns) if len(a)]
-        self.t0_ns = int(min(a.min() for a in times)) if times else 0
-        self.end_ns = trace_end(spans, marks, self._file_ends())
+        if bounds_ns is not None:  # (t0, end) known to the builder: a follower's trace grows, no scan per update
+            self.t0_ns, self.end_ns = bounds_ns
+        else:
+            times = [a for a in (spans.start_ns, marks.ts_ns) if len(a)]
+            self.t0_ns = int(min(a.min() for a in times)) if times else 0
+            self.end_ns = trace_end(spans, marks, self._file_ends())
 
     def __repr__(self) -> str:
         return f"<Trace {len(self.spans)} spans, {len(self.marks)} marks, {len(self.lanes)} lanes, {len(self.files)} files>"

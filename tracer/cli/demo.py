@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -25,15 +26,23 @@ def register(sub: Any) -> None:
         help="reproduce Nova bug 1896463 deterministically and print what the trace shows",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  racelane demo -o /tmp/nova-1896463-buggy.jsonl",
+        epilog="examples:\n  racelane demo -o /tmp/nova-1896463-buggy.jsonl\n  racelane demo --live --duration 30",
     )
     parser.add_argument("-o", "--output", default=None, help="where to write the trace (default: a temporary file)")
     parser.add_argument("--no-view", action="store_true", help="do not open the viewer or write the PNG")
+    parser.add_argument("--live", action="store_true",
+                        help="run the scenario on real threads in real time and follow its trace as it is written "
+                             "(the viewer, or hazards printed as tail does without a display)")
+    parser.add_argument("--duration", type=float, default=None, metavar="S", help="with --live: how long (default 20 s)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Record the buggy scenario's losing schedule, then print its lanes on a text timeline."""
+    if getattr(args, "live", False):
+        from . import demo_live
+
+        return demo_live.run(args)
     from tracer.scenario import run as scenario
 
     path = args.output or os.path.join(tempfile.mkdtemp(prefix="racelane-demo-"), "nova-1896463-buggy.jsonl")
@@ -56,19 +65,36 @@ def run(args: argparse.Namespace) -> int:
 
 
 def show(path: str) -> int:
-    """Open the viewer on the trace with its first hazard selected; without a display, save that view as PNG."""
+    """Open the viewer on the trace with its first hazard selected; without a display, export that view as PNG."""
     from . import view
 
     display = view._can_display() and not os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen")
-    png = None if display else os.path.splitext(path)[0] + "-hazard.png"
-    ns = argparse.Namespace(traces=[path], rules="nova", screenshot=png, hazard=1, size="1600x900", strict=False, offset=[])
+    if not display:
+        return export_png(path)
+    ns = argparse.Namespace(traces=[path], rules="nova", screenshot=None, hazard=1, size="1600x900", strict=False, offset=[])
     try:
-        code = view.run(ns)
+        return view.run(ns)
     except SystemExit as exit_:  # the viewer reports its own problems on stderr
-        code = int(exit_.code or 0)
-    if png is not None and code == 0:
-        print(f"no display: the hazard window is in {png}")
-    return code
+        return int(exit_.code or 0)
+
+
+def export_png(path: str) -> int:
+    """Write ``TRACE-hazard.png``: the first hazard's window with its explanation (``racelane export``'s image)."""
+    from gui.app import offscreen_if_headless
+
+    offscreen_if_headless()
+    try:
+        from gui.app import load_data
+        from gui.export import export_image
+    except ImportError as err:
+        print(f"racelane: no PNG: images need PySide6 and pyqtgraph ({err})", file=sys.stderr)
+        return 2
+    png = os.path.splitext(path)[0] + "-hazard.png"
+    data: Any = load_data([path], "nova")
+    export_image(data, png, hazard=1, width=1600, height=900, caption=True, force=True)
+    print(f"no display: the hazard window is in {png}")
+    print(f"(the same image: racelane export {path} -o {png} --hazard 1 --caption --width 1600 --height 900 --force)")
+    return 0
 
 
 def print_hazard_report(path: str) -> int:

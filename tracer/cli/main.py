@@ -18,6 +18,9 @@ EXIT_USAGE = 2
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Top-level packages of the gui extra (pyproject.toml), which the recorder-only install lacks.
+_GUI_EXTRA = frozenset({"numpy", "PySide6", "shiboken6", "pyqtgraph", "watchdog", "greenlet"})
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors exit with code 2 and one clear line."""
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every subcommand."""
     from tracer import __version__
 
-    from . import check, convert, demo, record, scenario, stats, view
+    from . import check, convert, demo, export, record, scenario, stats, tail, view
 
     parser = _Parser(
         prog="racelane",
@@ -41,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"racelane {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (record, check, scenario, demo, view, convert, stats):
+    for module in (record, check, tail, scenario, demo, view, export, convert, stats):
         module.register(sub)
     return parser
 
@@ -49,7 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``racelane`` with ``argv`` (default: the process's arguments)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["record"]:
+        from .record import split_program
+
+        words = ["record", *split_program(words[1:])]
+    args = parser.parse_args(words)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
@@ -58,6 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except RacelaneError as err:
         print(f"racelane: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ModuleNotFoundError as err:
+        # `pip install racelane` is the recorder alone; analysis and the viewer come with the gui extra.
+        # (A program run by `record` may miss any module: that error is the program's own.)
+        if args.command == "record" or (err.name or "").partition(".")[0] not in _GUI_EXTRA:
+            raise
+        print(f"racelane {args.command}: needs {err.name}, which the recorder-only install leaves out; "
+              "install the analysis and the viewer with: pip install 'racelane[gui]'", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
