@@ -112,6 +112,12 @@ class ViewerData:
         self.rules_name = rules_name
         self.hazards = HazardList(analysis, self.trace.t0_ns)
 
+    def set_analysis_pending(self) -> None:
+        """Drop the hazards: a new analysis (another rule set) is on its way."""
+        self.analysis = None
+        self.rules_name = ""
+        self.hazards = HazardList(None, self.trace.t0_ns)
+
     def origin(self, row: int) -> tuple[ViewerData, int]:
         """Return the loaded data, and the span row there, that span ``row`` of this view shows."""
         if self.base is None or self.base_row is None:

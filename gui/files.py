@@ -457,7 +457,68 @@ class FileActions(QtCore.QObject):
         except Exception as err:
             failed(err)
 
-    # --- clock offsets ---------------------------------------------------------------------------
+    # --- rule sets -------------------------------------------------------------------------------
+    def rules_label(self) -> str:
+        """Return how the rule set in use is named in the Rules menu (a built-in name or a file path)."""
+        return self.rules if isinstance(self.rules, str) else str(getattr(self.rules, "source", "") or self.rules.name)
+
+    def install_rules_menu(self, menu: QtWidgets.QMenu) -> None:
+        """Fill the Rules menu each time it opens: the built-in rule sets, the file in use, Open rule file…."""
+        menu.aboutToShow.connect(lambda: self._fill_rules_menu(menu))
+        self._fill_rules_menu(menu)
+
+    def _fill_rules_menu(self, menu: QtWidgets.QMenu) -> None:
+        from tracer.analysis.rules import builtin_rule_sets
+
+        menu.clear()
+        group = QtGui.QActionGroup(menu)
+        current = self.rules_label()
+        names = builtin_rule_sets()
+        choices = [(name, f"{name} (built in)") for name in names]
+        if current not in names:
+            choices.append((current, os.path.basename(current) or current))
+        for spec, text in choices:
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(spec == current)
+            action.setToolTip(spec)
+            action.triggered.connect(lambda _=False, r=spec: self.set_rules(r))
+            group.addAction(action)
+        menu.addSeparator()
+        menu.addAction("&Open rule file…", self.rules_dialog)
+
+    def rules_dialog(self) -> None:
+        """Ask for a rule file (TOML) and check the trace shown against it."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self.window, "Open a rule set", self.settings.last_directory(),
+                                                        "Rule sets (*.toml);;All files (*)")
+        if path:
+            self.set_rules(path)
+
+    def set_rules(self, rules: Any, background: bool = True) -> bool:
+        """Check the trace shown against ``rules`` (a built-in name or a TOML file) from now on.
+
+        A rule file that cannot be read is reported in the notice bar and the
+        rule set in use stays; returns whether ``rules`` was taken.
+        """
+        from tracer.analysis.rules import load_rules
+
+        try:
+            ruleset = load_rules(rules) if isinstance(rules, str) else rules
+        except Exception as err:
+            self.notices.show_notices([f"The rule set {rules} could not be read: {describe_error(err)}"])
+            return False
+        self.rules = rules if isinstance(rules, str) else ruleset
+        data = self.window.data
+        if data is None:
+            return True
+        root = getattr(data, "root", data)
+        root.set_analysis_pending()  # the hazards shown belong to the old rule set
+        self.window.show_hazards()
+        self.window.statusBar().showMessage(f"Checking the rules again with {ruleset.name}", 8000)
+        self.analyse(root, background)
+        return True
+
+
     def set_offsets(self, offsets_ns: dict[str, int], background: bool = True) -> None:
         """Move each named host's clock to its offset (ns, absolute), re-index and re-check the rules."""
         data = self.window.data

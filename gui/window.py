@@ -105,6 +105,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.navigation = NavigationActions(self)
         self.navigation.install(view_menu)
         install_follow_action(self, view_menu)  # View > Follow: the files as they grow (``gui.follow``)
+        self.files.install_rules_menu(self.menuBar().addMenu("&Rules"))  # the rule set the hazards come from
 
     def _theme_menu(self, menu: QtWidgets.QMenu) -> None:
         group = QtGui.QActionGroup(menu)
