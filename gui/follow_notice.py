@@ -73,18 +73,21 @@ class HazardNotice(QtWidgets.QFrame):
                                    f"{format_offset(hazard.start_ns - t0_ns)}", 160))
         self.adjustSize()
         self.place()
+        QtCore.QTimer.singleShot(0, self.place)  # once the window's layout settled (a trace just shown)
         self.show()
         self.raise_()
         self._hide.start(NOTICE_MS)
 
     def place(self) -> None:
-        """Sit at the top right of the window's content."""
+        """Sit at the top right of the timeline (below the legend), or of the window's content."""
         window = self.window_
-        central = window.centralWidget()
-        top = central.geometry().top() if central is not None else 0
-        legend = getattr(window, "legend", None)
-        below = legend.height() if legend is not None and legend.isVisible() else 0  # keep the legend readable
-        self.move(max(0, window.width() - self.width() - 16), top + below + 8)
+        timeline = getattr(window, "timeline", None)
+        if timeline is not None:
+            top = timeline.mapTo(window, QtCore.QPoint(0, 0)).y()
+        else:
+            central = window.centralWidget()
+            top = central.geometry().top() if central is not None else 0
+        self.move(max(0, window.width() - self.width() - 16), top + 8)
 
     def _show_clicked(self) -> None:
         self.hide()
