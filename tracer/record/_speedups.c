@@ -771,12 +771,6 @@ reseed_fn(PyObject *Py_UNUSED(module), PyObject *arg)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-peek_id_fn(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromUnsignedLongLong(st.next_id);
-}
-
 /* unsafe_rows(attrs_list, safe_keys, limit): indexes of the attribute dicts the
  * redactor must look at (same test as the flusher's pure-Python fast path). */
 static PyObject *
@@ -837,7 +831,6 @@ static PyMethodDef module_methods[] = {
     {"init", init_fn, METH_VARARGS, "init(noop, error, forget, handle_type): set the helpers from core.py."},
     {"configure", configure_fn, METH_VARARGS, "configure(...): push core.py's recorder state."},
     {"reseed", reseed_fn, METH_O, "reseed(start): the next span id."},
-    {"peek_id", peek_id_fn, METH_NOARGS, "peek_id(): the next span id, without taking it."},
     {NULL, NULL, 0, NULL},
 };
 

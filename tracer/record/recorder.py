@@ -250,11 +250,9 @@ class Recorder:
     def _serialize_columns(self, kind: str, plain: list[tuple[Any, ...]], attrs_list: list[Any], lines: list[bytes]) -> None:
         """Append ``kind`` lines for rows given as plain columns and their attributes."""
         redactor = self.redactor
-        safe = redactor.safe_keys
-        limit = redactor.max_value_chars
         fast = core._speedups
-        if fast is not None:  # the same test as the loop below, in C
-            for i in fast.unsafe_rows(attrs_list, safe, limit):
+        if fast is not None:  # the same test as _redact_slow's, in C
+            for i in fast.unsafe_rows(attrs_list, redactor.safe_keys, redactor.max_value_chars):
                 attrs_list[i] = redactor.attrs(attrs_list[i])
         else:
             _redact_slow(redactor, attrs_list)
