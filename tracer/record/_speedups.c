@@ -22,6 +22,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct {
@@ -55,15 +58,17 @@ static PyObject *s_stack, *s_spawned_by, *s_is_task, *s_id, *s_registry, *s_lane
 
 typedef struct {
     PyObject_HEAD
+    vectorcallfunc vectorcall; /* calls with 0 arguments enter, with 3 exit (see SelfDescr) */
     PyObject *name;
     PyObject *cat;
     PyObject *attrs;
     PyObject *lane;
-    PyObject *id;
-    PyObject *parent;
-    PyObject *start_ns;
     PyObject *atoken;
     PyObject *announced;
+    unsigned long long id;     /* 0 until entered */
+    unsigned long long parent;
+    long long start_ns;
+    long long lane_id;
     long gen;
 } SpanObject;
 
@@ -83,15 +88,22 @@ swallow(void)
     return -1;
 }
 
-static PyObject *
+/* The clock in ns; -1 with an exception set when a custom clock failed. */
+static long long
 now_ns(void)
 {
     if (st.now != NULL) {
-        return PyObject_CallNoArgs(st.now);
+        PyObject *value = PyObject_CallNoArgs(st.now);
+        if (value == NULL) {
+            return -1;
+        }
+        long long ns = PyLong_AsLongLong(value);
+        Py_DECREF(value);
+        return ns;
     }
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* What a span needs of its lane: the last lane used is cached with its stack
@@ -100,7 +112,7 @@ now_ns(void)
 typedef struct {
     PyObject *lane;
     PyObject *stack;
-    PyObject *lane_id;
+    long long lane_id;
     int is_task;
 } LaneEntry;
 
@@ -111,7 +123,28 @@ cache_clear(void)
 {
     Py_CLEAR(cache.lane);
     Py_CLEAR(cache.stack);
-    Py_CLEAR(cache.lane_id);
+}
+
+/* A lane's id (an int) and whether it is an asyncio task's; -1 with an exception set. */
+static int
+lane_numbers(PyObject *lane, long long *lane_id, int *is_task)
+{
+    PyObject *value = PyObject_GetAttr(lane, s_id);
+    if (value == NULL) {
+        return -1;
+    }
+    *lane_id = PyLong_AsLongLong(value);
+    Py_DECREF(value);
+    if (*lane_id == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *flag = PyObject_GetAttr(lane, s_is_task);
+    if (flag == NULL) {
+        return -1;
+    }
+    *is_task = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    return *is_task < 0 ? -1 : 0;
 }
 
 /* The entry of ``lane`` (stolen), from the cache or filled from the lane. */
@@ -123,20 +156,20 @@ cache_fill(PyObject *lane)
         return &cache;
     }
     PyObject *stack = PyObject_GetAttr(lane, s_stack);
-    PyObject *lane_id = stack == NULL ? NULL : PyObject_GetAttr(lane, s_id);
-    PyObject *flag = lane_id == NULL ? NULL : PyObject_GetAttr(lane, s_is_task);
-    int is_task = flag == NULL ? -1 : PyObject_IsTrue(flag);
-    Py_XDECREF(flag);
+    long long lane_id = -1;
+    int is_task = -1;
+    if (stack != NULL && lane_numbers(lane, &lane_id, &is_task) < 0) {
+        is_task = -1;
+    }
     if (is_task < 0 || !PyList_Check(stack)) {
         if (is_task >= 0) {
             PyErr_SetString(PyExc_TypeError, "lane stack is not a list");
         }
         Py_DECREF(lane);
         Py_XDECREF(stack);
-        Py_XDECREF(lane_id);
         return NULL;
     }
-    PyObject *old_lane = cache.lane, *old_stack = cache.stack, *old_id = cache.lane_id;
+    PyObject *old_lane = cache.lane, *old_stack = cache.stack;
     cache.lane = lane;
     cache.stack = stack;
     cache.lane_id = lane_id;
@@ -144,7 +177,6 @@ cache_fill(PyObject *lane)
     /* Released last: a destructor may run Python code, which must find the cache whole. */
     Py_XDECREF(old_lane);
     Py_XDECREF(old_stack);
-    Py_XDECREF(old_id);
     return &cache;
 }
 
@@ -210,18 +242,6 @@ current_lane(void)
     return cache_fill(lane);
 }
 
-static int
-lane_is_task(PyObject *lane)
-{
-    PyObject *flag = PyObject_GetAttr(lane, s_is_task);
-    if (flag == NULL) {
-        return -1;
-    }
-    int result = PyObject_IsTrue(flag);
-    Py_DECREF(flag);
-    return result;
-}
-
 static void
 count_drop(void)
 {
@@ -248,24 +268,97 @@ count_drop(void)
     Py_DECREF(stats);
 }
 
+/* --- the finished-span buffer ------------------------------------------------
+ *
+ * A finished span is kept as a C struct, not as Python objects: no tuple and
+ * no int objects are made per span, and the garbage collector never walks
+ * the buffer. The flusher takes the whole buffer at once (take_spans), as a
+ * SpanBatch, and serializes it with SpanBatch.dump. */
+
+typedef struct {
+    unsigned long long id;
+    unsigned long long parent;
+    long long lane_id;
+    long long start_ns;
+    long long end_ns;
+    PyObject *name;  /* owned */
+    PyObject *cat;   /* owned */
+    PyObject *error; /* owned, NULL when the span ended without an exception */
+    PyObject *attrs; /* owned, NULL when it has none */
+} Row;
+
+typedef struct {
+    Row *rows;
+    Py_ssize_t len;
+    Py_ssize_t cap;
+    int woken; /* the flusher was woken for these rows: once is enough */
+} RowBuffer;
+
+static RowBuffer pending;
+
+static void
+rows_release(Row *rows, Py_ssize_t len)
+{
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_DECREF(rows[i].name);
+        Py_DECREF(rows[i].cat);
+        Py_XDECREF(rows[i].error);
+        Py_XDECREF(rows[i].attrs);
+    }
+    PyMem_Free(rows);
+}
+
+/* Forget every buffered span (a new recording, or a forked child's). */
+static void
+pending_discard(void)
+{
+    Row *rows = pending.rows;
+    Py_ssize_t len = pending.len;
+    pending.rows = NULL;
+    pending.len = pending.cap = 0;
+    pending.woken = 0;
+    rows_release(rows, len); /* last: destructors may run Python code */
+}
+
+/* A free slot at the end of the buffer, or NULL (out of memory). */
+static Row *
+pending_slot(void)
+{
+    if (pending.len == pending.cap) {
+        Py_ssize_t cap = pending.cap ? pending.cap * 2 : 1024;
+        Row *grown = PyMem_Realloc(pending.rows, (size_t)cap * sizeof(Row));
+        if (grown == NULL) {
+            return NULL;
+        }
+        pending.rows = grown;
+        pending.cap = cap;
+    }
+    return &pending.rows[pending.len];
+}
+
 /* --- Span ------------------------------------------------------------------ */
+
+static PyObject *Span_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 
 static SpanObject *
 span_new_raw(PyObject *name, PyObject *cat, PyObject *attrs)
 {
     SpanObject *self = PyObject_GC_New(SpanObject, &SpanType);
     if (self == NULL) {
+        Py_DECREF(attrs);
         return NULL;
     }
+    self->vectorcall = Span_vectorcall;
     self->name = Py_NewRef(name);
     self->cat = Py_NewRef(cat);
     self->attrs = attrs; /* stolen */
     self->lane = NULL;
-    self->id = NULL;
-    self->parent = NULL;
-    self->start_ns = NULL;
     self->atoken = NULL;
     self->announced = NULL;
+    self->id = 0;
+    self->parent = 0;
+    self->start_ns = 0;
+    self->lane_id = 0;
     self->gen = -1;
     PyObject_GC_Track(self);
     return self;
@@ -289,9 +382,6 @@ Span_traverse(SpanObject *self, visitproc visit, void *arg)
     Py_VISIT(self->cat);
     Py_VISIT(self->attrs);
     Py_VISIT(self->lane);
-    Py_VISIT(self->id);
-    Py_VISIT(self->parent);
-    Py_VISIT(self->start_ns);
     Py_VISIT(self->atoken);
     Py_VISIT(self->announced);
     return 0;
@@ -304,9 +394,6 @@ Span_clear(SpanObject *self)
     Py_CLEAR(self->cat);
     Py_CLEAR(self->attrs);
     Py_CLEAR(self->lane);
-    Py_CLEAR(self->id);
-    Py_CLEAR(self->parent);
-    Py_CLEAR(self->start_ns);
     Py_CLEAR(self->atoken);
     Py_CLEAR(self->announced);
     return 0;
@@ -320,8 +407,20 @@ Span_dealloc(SpanObject *self)
     PyObject_GC_Del(self);
 }
 
+/* An id given as a Python int (a parent span's, a lane's spawner); -1 with an exception set. */
+static int
+as_id(PyObject *value, unsigned long long *out)
+{
+    if (value == NULL) {
+        return -1;
+    }
+    *out = PyLong_AsUnsignedLongLong(value);
+    Py_DECREF(value);
+    return *out == (unsigned long long)-1 && PyErr_Occurred() ? -1 : 0;
+}
+
 static PyObject *
-Span_enter(SpanObject *self, PyObject *Py_UNUSED(ignored))
+span_enter(SpanObject *self)
 {
     LaneEntry *entry = current_lane();
     PyObject *stack = NULL;
@@ -330,43 +429,36 @@ Span_enter(SpanObject *self, PyObject *Py_UNUSED(ignored))
     }
     stack = Py_NewRef(entry->stack);
     int is_task = entry->is_task;
+    self->lane_id = entry->lane_id;
     Py_XSETREF(self->lane, Py_NewRef(entry->lane)); /* entry is not used below: Python code may run */
     Py_ssize_t depth = PyList_GET_SIZE(stack);
-    PyObject *parent;
     if (depth > 0) {
         PyObject *top = PyList_GET_ITEM(stack, depth - 1);
-        if (Py_IS_TYPE(top, &SpanType) && ((SpanObject *)top)->id != NULL) {
-            parent = Py_NewRef(((SpanObject *)top)->id);
+        if (Py_IS_TYPE(top, &SpanType) && ((SpanObject *)top)->id != 0) {
+            self->parent = ((SpanObject *)top)->id;
         }
-        else {
-            parent = PyObject_GetAttr(top, s_id);
+        else if (as_id(PyObject_GetAttr(top, s_id), &self->parent) < 0) {
+            goto fail;
         }
     }
-    else {
-        parent = PyObject_GetAttr(self->lane, s_spawned_by);
-    }
-    if (parent == NULL) {
+    else if (as_id(PyObject_GetAttr(self->lane, s_spawned_by), &self->parent) < 0) {
         goto fail;
     }
-    Py_XSETREF(self->parent, parent);
-    PyObject *span_id = PyLong_FromUnsignedLongLong(st.next_id++);
-    if (span_id == NULL) {
-        goto fail;
-    }
-    Py_XSETREF(self->id, span_id);
+    self->id = st.next_id++;
     self->gen = st.gen;
     if (is_task) {
-        PyObject *token = PyObject_CallOneArg(st.async_set, span_id);
+        PyObject *span_id = PyLong_FromUnsignedLongLong(self->id);
+        PyObject *token = span_id == NULL ? NULL : PyObject_CallOneArg(st.async_set, span_id);
+        Py_XDECREF(span_id);
         if (token == NULL) {
             goto fail;
         }
         Py_XSETREF(self->atoken, token);
     }
-    PyObject *start = now_ns();
-    if (start == NULL) {
+    self->start_ns = now_ns();
+    if (self->start_ns == -1 && PyErr_Occurred()) {
         goto fail;
     }
-    Py_XSETREF(self->start_ns, start);
     if (PyList_Append(stack, (PyObject *)self) < 0) { /* last: the flusher may read it from now on */
         goto fail;
     }
@@ -393,54 +485,42 @@ call_forget(SpanObject *self)
 }
 
 static PyObject *
-Span_exit(SpanObject *self, PyObject *const *args, Py_ssize_t nargs)
+span_exit(SpanObject *self, PyObject *exc_type, PyObject *exc)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "__exit__ expected 3 arguments, got %zd", nargs);
-        return NULL;
-    }
-    PyObject *exc_type = args[0];
-    PyObject *end = now_ns();
-    PyObject *stack = NULL, *lane_id = NULL, *err = NULL, *row = NULL;
-    if (end == NULL) {
+    long long end = now_ns();
+    PyObject *stack = NULL, *error = NULL;
+    if (end == -1 && PyErr_Occurred()) {
         goto fail;
     }
     if (self->gen != st.gen || self->gen < 0 || self->lane == NULL) {
-        Py_DECREF(end);
         if (call_forget(self) < 0) {
             return NULL;
         }
         Py_RETURN_FALSE;
     }
-    int is_task;
+    int is_task = 0;
     if (cache.lane == self->lane) {
         stack = Py_NewRef(cache.stack);
-        lane_id = Py_NewRef(cache.lane_id);
         is_task = cache.is_task;
     }
     else {
+        long long lane_id;
         stack = PyObject_GetAttr(self->lane, s_stack);
-        if (stack == NULL) {
-            goto fail;
-        }
-        lane_id = PyObject_GetAttr(self->lane, s_id);
-        if (lane_id == NULL) {
-            goto fail;
-        }
-        is_task = lane_is_task(self->lane);
-        if (is_task < 0) {
+        if (stack == NULL || lane_numbers(self->lane, &lane_id, &is_task) < 0) {
             goto fail;
         }
     }
     Py_ssize_t depth = PyList_Check(stack) ? PyList_GET_SIZE(stack) : 0;
     if (depth > 0 && PyList_GET_ITEM(stack, depth - 1) == (PyObject *)self) {
-        if (PyList_SetSlice(stack, depth - 1, depth, NULL) < 0) {
-            goto fail;
-        }
+        /* list.pop() without its call: the caller still holds a reference to self */
+        Py_SET_SIZE(stack, depth - 1);
+        Py_DECREF(self);
     }
     else if (call_forget(self) < 0) {
-        goto fail_hard;
+        Py_DECREF(stack);
+        return NULL;
     }
+    Py_CLEAR(stack);
     if (is_task && self->atoken != NULL) {
         PyObject *result = PyObject_CallOneArg(st.async_reset, self->atoken);
         if (result == NULL) {
@@ -448,88 +528,115 @@ Span_exit(SpanObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         Py_DECREF(result);
     }
-    PyObject *rows = st.rows;
-    if (rows == NULL || !PyList_Check(rows)) {
-        goto done;
+    if (st.rows == NULL) { /* not recording */
+        Py_RETURN_FALSE;
     }
-    Py_ssize_t buffered = PyList_GET_SIZE(rows);
-    if (buffered >= st.hard) {
-        count_drop();
-        goto done;
-    }
-    if (exc_type == Py_None) {
-        err = Py_NewRef(Py_None);
-    }
-    else {
-        err = PyObject_CallFunctionObjArgs(st.error, exc_type, args[1], NULL);
-        if (err == NULL) {
+    if (exc_type != Py_None) {
+        error = PyObject_CallFunctionObjArgs(st.error, exc_type, exc, NULL);
+        if (error == NULL) {
             goto fail;
         }
     }
-    row = PyTuple_New(8);
+    /* From here to the end of the row, no Python code runs: no other thread
+     * can take the buffer while a row is half written. */
+    Py_ssize_t buffered = pending.len;
+    Row *row = buffered < st.hard / 2 ? pending_slot() : NULL;
     if (row == NULL) {
-        goto fail;
+        Py_XDECREF(error);
+        count_drop();
+        Py_RETURN_FALSE;
     }
-    PyTuple_SET_ITEM(row, 0, Py_NewRef(self->id));
-    PyTuple_SET_ITEM(row, 1, Py_NewRef(self->parent));
-    PyTuple_SET_ITEM(row, 2, lane_id);
-    lane_id = NULL;
-    PyTuple_SET_ITEM(row, 3, Py_NewRef(self->start_ns));
-    PyTuple_SET_ITEM(row, 4, end);
-    end = NULL;
-    PyTuple_SET_ITEM(row, 5, Py_NewRef(self->name));
-    PyTuple_SET_ITEM(row, 6, Py_NewRef(self->cat));
-    PyTuple_SET_ITEM(row, 7, err);
-    err = NULL;
-    if (PyTuple_GET_ITEM(row, 7) == Py_None && PyUnicode_CheckExact(self->name) && PyUnicode_CheckExact(self->cat) &&
-        PyLong_CheckExact(self->parent) && PyLong_CheckExact(PyTuple_GET_ITEM(row, 2)) &&
-        PyLong_CheckExact(self->start_ns) && PyLong_CheckExact(PyTuple_GET_ITEM(row, 4))) {
-        /* Only ints, strings and None: the tuple can never be part of a cycle.
-         * Untracked now, it costs the garbage collector nothing while it waits
-         * for the flusher (otherwise it is traversed by every collection,
-         * and old ones traverse the whole heap). */
-        PyObject_GC_UnTrack(row);
-    }
+    row->id = self->id;
+    row->parent = self->parent;
+    row->lane_id = self->lane_id;
+    row->start_ns = self->start_ns;
+    row->end_ns = end;
+    row->name = Py_NewRef(self->name);
+    row->cat = Py_NewRef(self->cat);
+    row->error = error;
     PyObject *attrs = self->attrs;
-    if (attrs == NULL || (PyDict_CheckExact(attrs) && PyDict_GET_SIZE(attrs) == 0)) {
-        attrs = Py_None;
-    }
-    /* Both appends, with no Python code in between: the flusher sees whole pairs. */
-    if (PyList_Append(rows, row) < 0) {
-        goto fail;
-    }
-    if (PyList_Append(rows, attrs) < 0) {
-        goto fail;
-    }
-    if (buffered >= st.soft && st.wake != NULL) {
+    row->attrs = attrs == NULL || (PyDict_CheckExact(attrs) && PyDict_GET_SIZE(attrs) == 0) ? NULL : Py_NewRef(attrs);
+    pending.len = buffered + 1;
+    if (buffered >= st.soft / 2 && st.wake != NULL && !pending.woken) {
+        /* Once: the flusher takes every row when it runs, but it needs the
+         * GIL, which this thread may hold for a few more milliseconds. */
+        pending.woken = 1;
         PyObject *result = PyObject_CallNoArgs(st.wake);
         if (result == NULL) {
             goto fail;
         }
         Py_DECREF(result);
     }
-done:
-    Py_XDECREF(end);
-    Py_XDECREF(stack);
-    Py_XDECREF(lane_id);
-    Py_XDECREF(row);
     Py_RETURN_FALSE;
 fail:
-    Py_XDECREF(end);
     Py_XDECREF(stack);
-    Py_XDECREF(lane_id);
-    Py_XDECREF(err);
-    Py_XDECREF(row);
     if (swallow() < 0) {
         return NULL;
     }
     Py_RETURN_FALSE;
-fail_hard:
-    Py_XDECREF(end);
-    Py_XDECREF(stack);
-    Py_XDECREF(lane_id);
+}
+
+/* The ``with`` statement looks ``__enter__`` and ``__exit__`` up on the type
+ * and binds them to the span: for methods that makes a bound-method object at
+ * every ``with``, two per span. Here both are SelfDescr objects, whose
+ * binding is the span itself; the span is callable, and a call with no
+ * argument enters it while one with three (exc_type, exc, tb) exits it. So
+ * ``s.__enter__()`` and ``s.__exit__(None, None, None)`` behave as methods do,
+ * and ``Span.__enter__(s)`` works too. */
+static PyObject *
+Span_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0) {
+        if (nargs == 0) {
+            return span_enter((SpanObject *)self);
+        }
+        if (nargs == 3) {
+            return span_exit((SpanObject *)self, args[0], args[1]);
+        }
+    }
+    PyErr_SetString(PyExc_TypeError,
+                    "a span is called by the with statement only: with no argument to enter it, "
+                    "with (exc_type, exc, tb) to exit it");
     return NULL;
 }
+
+typedef struct {
+    PyObject_HEAD
+    int exits; /* 0: __enter__, 1: __exit__ */
+} SelfDescrObject;
+
+static PyObject *
+SelfDescr_get(PyObject *descr, PyObject *obj, PyObject *Py_UNUSED(type))
+{
+    return Py_NewRef(obj == NULL || obj == Py_None ? descr : obj);
+}
+
+/* Span.__enter__(span) and Span.__exit__(span, exc_type, exc, tb) */
+static PyObject *
+SelfDescr_call(PyObject *descr, PyObject *args, PyObject *kwargs)
+{
+    int exits = ((SelfDescrObject *)descr)->exits;
+    Py_ssize_t want = exits ? 4 : 1;
+    if ((kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0) || PyTuple_GET_SIZE(args) != want ||
+        !PyObject_TypeCheck(PyTuple_GET_ITEM(args, 0), &SpanType)) {
+        PyErr_Format(PyExc_TypeError, "Span.%s takes a span%s", exits ? "__exit__" : "__enter__",
+                     exits ? " and (exc_type, exc, tb)" : "");
+        return NULL;
+    }
+    SpanObject *self = (SpanObject *)PyTuple_GET_ITEM(args, 0);
+    return exits ? span_exit(self, PyTuple_GET_ITEM(args, 1), PyTuple_GET_ITEM(args, 2)) : span_enter(self);
+}
+
+static PyTypeObject SelfDescrType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracer.record._speedups.SpanMethod",
+    .tp_basicsize = sizeof(SelfDescrObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Span.__enter__ / Span.__exit__: bound to a span, the span itself.",
+    .tp_descr_get = SelfDescr_get,
+    .tp_call = SelfDescr_call,
+};
 
 static PyObject *
 Span_set(SpanObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -566,21 +673,48 @@ Span_update(SpanObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *
 Span_get_handle(SpanObject *self, void *Py_UNUSED(closure))
 {
-    if (self->gen != st.gen || self->gen < 0 || self->lane == NULL || self->id == NULL || st.handle_type == NULL) {
+    if (self->gen != st.gen || self->gen < 0 || self->lane == NULL || self->id == 0 || st.handle_type == NULL) {
         Py_RETURN_NONE;
     }
-    PyObject *lane_id = PyObject_GetAttr(self->lane, s_id);
-    if (lane_id == NULL) {
-        return NULL;
-    }
-    PyObject *handle = PyObject_CallFunctionObjArgs(st.handle_type, self->id, lane_id, NULL);
-    Py_DECREF(lane_id);
+    PyObject *span_id = PyLong_FromUnsignedLongLong(self->id);
+    PyObject *lane_id = span_id == NULL ? NULL : PyLong_FromLongLong(self->lane_id);
+    PyObject *handle = lane_id == NULL ? NULL : PyObject_CallFunctionObjArgs(st.handle_type, span_id, lane_id, NULL);
+    Py_XDECREF(span_id);
+    Py_XDECREF(lane_id);
     return handle;
 }
 
+/* id, parent and start_ns exist once the span was entered, as in the Python Span. */
+static PyObject *
+entered_field(SpanObject *self, const char *field, PyObject *value)
+{
+    if (self->id == 0) {
+        Py_XDECREF(value);
+        PyErr_Format(PyExc_AttributeError, "'Span' object has no attribute '%s' (it was never entered)", field);
+        return NULL;
+    }
+    return value;
+}
+
+static PyObject *
+Span_get_id(SpanObject *self, void *Py_UNUSED(closure))
+{
+    return entered_field(self, "id", PyLong_FromUnsignedLongLong(self->id));
+}
+
+static PyObject *
+Span_get_parent(SpanObject *self, void *Py_UNUSED(closure))
+{
+    return entered_field(self, "parent", PyLong_FromUnsignedLongLong(self->parent));
+}
+
+static PyObject *
+Span_get_start_ns(SpanObject *self, void *Py_UNUSED(closure))
+{
+    return entered_field(self, "start_ns", PyLong_FromLongLong(self->start_ns));
+}
+
 static PyMethodDef Span_methods[] = {
-    {"__enter__", (PyCFunction)Span_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))Span_exit, METH_FASTCALL, NULL},
     {"set", (PyCFunction)(void (*)(void))Span_set, METH_FASTCALL,
      "set(key, value): set attribute key; the last value set before the span ends wins."},
     {"update", (PyCFunction)(void (*)(void))Span_update, METH_VARARGS | METH_KEYWORDS,
@@ -593,9 +727,6 @@ static PyMemberDef Span_members[] = {
     {"cat", T_OBJECT_EX, offsetof(SpanObject, cat), 0, NULL},
     {"attrs", T_OBJECT_EX, offsetof(SpanObject, attrs), 0, NULL},
     {"lane", T_OBJECT_EX, offsetof(SpanObject, lane), 0, NULL},
-    {"id", T_OBJECT_EX, offsetof(SpanObject, id), 0, NULL},
-    {"parent", T_OBJECT_EX, offsetof(SpanObject, parent), 0, NULL},
-    {"start_ns", T_OBJECT_EX, offsetof(SpanObject, start_ns), 0, NULL},
     {"_atoken", T_OBJECT_EX, offsetof(SpanObject, atoken), 0, NULL},
     {"announced", T_OBJECT_EX, offsetof(SpanObject, announced), 0, NULL},
     {"gen", T_LONG, offsetof(SpanObject, gen), 0, NULL},
@@ -604,6 +735,9 @@ static PyMemberDef Span_members[] = {
 
 static PyGetSetDef Span_getset[] = {
     {"handle", (getter)Span_get_handle, NULL, "A handle to pass to another lane, or None when not recording.", NULL},
+    {"id", (getter)Span_get_id, NULL, "The span id (once entered).", NULL},
+    {"parent", (getter)Span_get_parent, NULL, "The parent span id, 0 for none (once entered).", NULL},
+    {"start_ns", (getter)Span_get_start_ns, NULL, "When the span was entered, in ns (once entered).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -612,7 +746,9 @@ static PyTypeObject SpanType = {
     .tp_name = "tracer.record._speedups.Span",
     .tp_basicsize = sizeof(SpanObject),
     .tp_dealloc = (destructor)Span_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_vectorcall_offset = offsetof(SpanObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_doc = "A timed stretch of work in one lane; use it as a context manager.",
     .tp_traverse = (traverseproc)Span_traverse,
     .tp_clear = (inquiry)Span_clear,
@@ -621,6 +757,501 @@ static PyTypeObject SpanType = {
     .tp_getset = Span_getset,
     .tp_new = Span_tp_new,
 };
+
+/* --- SpanBatch: buffered spans taken by the flusher ---------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    Row *rows;
+    Py_ssize_t len;
+} BatchObject;
+
+static PyTypeObject BatchType;
+
+static void
+Batch_dealloc(BatchObject *self)
+{
+    Row *rows = self->rows;
+    Py_ssize_t len = self->len;
+    self->rows = NULL;
+    self->len = 0;
+    rows_release(rows, len);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t
+Batch_length(BatchObject *self)
+{
+    return self->len;
+}
+
+static int
+batch_range(BatchObject *self, Py_ssize_t start, Py_ssize_t stop)
+{
+    if (start < 0 || stop > self->len || start > stop) {
+        PyErr_Format(PyExc_IndexError, "rows %zd:%zd out of a batch of %zd", start, stop, self->len);
+        return -1;
+    }
+    return 0;
+}
+
+/* attrs(): every span's attributes (None for none), in order. */
+static PyObject *
+Batch_attrs(BatchObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list = PyList_New(self->len);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < self->len; i++) {
+        PyObject *attrs = self->rows[i].attrs;
+        PyList_SET_ITEM(list, i, Py_NewRef(attrs != NULL ? attrs : Py_None));
+    }
+    return list;
+}
+
+/* rows(start, stop): the plain columns as tuples, as the pure-Python hot path buffers them. */
+static PyObject *
+Batch_rows(BatchObject *self, PyObject *args)
+{
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "nn:rows", &start, &stop) || batch_range(self, start, stop) < 0) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(stop - start);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = start; i < stop; i++) {
+        Row *r = &self->rows[i];
+        PyObject *row = Py_BuildValue("(KKLLLOOO)", r->id, r->parent, r->lane_id, r->start_ns, r->end_ns, r->name,
+                                      r->cat, r->error != NULL ? r->error : Py_None);
+        if (row == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i - start, row);
+    }
+    return list;
+}
+
+/* --- JSON, the subset racelane writes ------------------------------------------
+ *
+ * Ints that fit 64 bits, finite floats, str, None, bools, and dicts (str keys),
+ * lists and tuples of those are written here; anything else is handed to the
+ * ``encode`` callable given to dump() (orjson.dumps with the recorder's default),
+ * so every value is written exactly as the pure-Python flusher writes it, and
+ * an error from ``encode`` propagates (the flusher then takes its general path). */
+
+typedef struct {
+    char *data;
+    size_t len;
+    size_t cap;
+    PyObject *encode;
+} Out;
+
+static int
+out_reserve(Out *out, size_t more)
+{
+    if (out->len + more <= out->cap) {
+        return 0;
+    }
+    size_t cap = out->cap ? out->cap : 4096;
+    while (cap < out->len + more) {
+        cap *= 2;
+    }
+    char *grown = PyMem_Realloc(out->data, cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    out->data = grown;
+    out->cap = cap;
+    return 0;
+}
+
+static int
+out_write(Out *out, const char *text, size_t n)
+{
+    if (out_reserve(out, n) < 0) {
+        return -1;
+    }
+    memcpy(out->data + out->len, text, n);
+    out->len += n;
+    return 0;
+}
+
+#define OUT_LITERAL(out, text) out_write((out), (text), sizeof(text) - 1)
+
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Write ``value`` (below 10**8) at ``at`` without leading zeros; return the end. */
+static char *
+put_small(char *at, uint32_t value)
+{
+    int n = value >= 10000 ? (value >= 1000000 ? (value >= 10000000 ? 8 : 7) : (value >= 100000 ? 6 : 5))
+                           : (value >= 100 ? (value >= 1000 ? 4 : 3) : (value >= 10 ? 2 : 1));
+    char *end = at + n, *p = end;
+    while (value >= 100) {
+        uint32_t idx = (value % 100) * 2;
+        value /= 100;
+        *--p = digit_pairs[idx + 1];
+        *--p = digit_pairs[idx];
+    }
+    if (value >= 10) {
+        *--p = digit_pairs[value * 2 + 1];
+        *--p = digit_pairs[value * 2];
+    }
+    else {
+        *--p = (char)('0' + value);
+    }
+    return end;
+}
+
+/* Write ``value`` (below 10**8) at ``at`` as exactly 8 digits; return the end. */
+static char *
+put_eight(char *at, uint32_t value)
+{
+    for (int i = 6; i >= 0; i -= 2) {
+        uint32_t idx = (value % 100) * 2;
+        value /= 100;
+        at[i] = digit_pairs[idx];
+        at[i + 1] = digit_pairs[idx + 1];
+    }
+    return at + 8;
+}
+
+/* Write ``value`` at ``at`` (20 bytes free at least); return the end. Works in
+ * 8-digit pieces with 32-bit arithmetic: ids and times have 14 to 19 digits. */
+static char *
+put_unsigned(char *at, unsigned long long value)
+{
+    const unsigned long long e8 = 100000000ULL, e16 = e8 * e8;
+    if (value < e8) {
+        return put_small(at, (uint32_t)value);
+    }
+    if (value < e16) {
+        at = put_small(at, (uint32_t)(value / e8));
+        return put_eight(at, (uint32_t)(value % e8));
+    }
+    at = put_small(at, (uint32_t)(value / e16));
+    value %= e16;
+    at = put_eight(at, (uint32_t)(value / e8));
+    return put_eight(at, (uint32_t)(value % e8));
+}
+
+/* Write ``value`` at ``at`` (21 bytes free at least); return the end. */
+static char *
+put_signed(char *at, long long value)
+{
+    if (value < 0) {
+        *at++ = '-';
+        return put_unsigned(at, 0ULL - (unsigned long long)value);
+    }
+    return put_unsigned(at, (unsigned long long)value);
+}
+
+/* Anything the fast writer does not cover: the ``encode`` callable's bytes. */
+static int
+out_encoded(Out *out, PyObject *value)
+{
+    PyObject *encoded = PyObject_CallOneArg(out->encode, value);
+    if (encoded == NULL) {
+        return -1;
+    }
+    if (!PyBytes_Check(encoded)) {
+        Py_DECREF(encoded);
+        PyErr_SetString(PyExc_TypeError, "encode() must return bytes");
+        return -1;
+    }
+    int rc = out_write(out, PyBytes_AS_STRING(encoded), (size_t)PyBytes_GET_SIZE(encoded));
+    Py_DECREF(encoded);
+    return rc;
+}
+
+/* A str, escaped as orjson escapes it; other strings (lone surrogates) go to encode. */
+static int
+out_str(Out *out, PyObject *text)
+{
+    Py_ssize_t size;
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &size);
+    if (utf8 == NULL) {
+        PyErr_Clear();
+        return out_encoded(out, text);
+    }
+    if (out_reserve(out, (size_t)size + 2) < 0) {
+        return -1;
+    }
+    char *at = out->data + out->len;
+    *at++ = '"';
+    Py_ssize_t clean = 0;
+    while (clean < size) {
+        unsigned char c = (unsigned char)utf8[clean];
+        if (c < 0x20 || c == '"' || c == '\\') {
+            break;
+        }
+        at[clean++] = (char)c;
+    }
+    if (clean == size) { /* the usual case: nothing to escape */
+        at[clean] = '"';
+        out->len += (size_t)size + 2;
+        return 0;
+    }
+    out->len++;
+    Py_ssize_t done = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        unsigned char c = (unsigned char)utf8[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        if (out_write(out, utf8 + done, (size_t)(i - done)) < 0) {
+            return -1;
+        }
+        done = i + 1;
+        char escaped[8];
+        size_t n = 2;
+        switch (c) {
+        case '"': memcpy(escaped, "\\\"", 2); break;
+        case '\\': memcpy(escaped, "\\\\", 2); break;
+        case '\n': memcpy(escaped, "\\n", 2); break;
+        case '\r': memcpy(escaped, "\\r", 2); break;
+        case '\t': memcpy(escaped, "\\t", 2); break;
+        case '\b': memcpy(escaped, "\\b", 2); break;
+        case '\f': memcpy(escaped, "\\f", 2); break;
+        default: snprintf(escaped, sizeof(escaped), "\\u%04x", c); n = 6; break;
+        }
+        if (out_write(out, escaped, n) < 0) {
+            return -1;
+        }
+    }
+    if (out_write(out, utf8 + done, (size_t)(size - done)) < 0 || out_reserve(out, 1) < 0) {
+        return -1;
+    }
+    out->data[out->len++] = '"';
+    return 0;
+}
+
+static int out_value(Out *out, PyObject *value, int depth);
+
+static int
+out_dict(Out *out, PyObject *dict, int depth)
+{
+    size_t mark = out->len;
+    if (OUT_LITERAL(out, "{") < 0) {
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *item;
+    int first = 1;
+    while (PyDict_Next(dict, &pos, &key, &item)) {
+        if (!PyUnicode_CheckExact(key)) {
+            out->len = mark; /* orjson says what is wrong with the key */
+            return out_encoded(out, dict);
+        }
+        Py_INCREF(key);
+        Py_INCREF(item);
+        int rc = (first ? 0 : OUT_LITERAL(out, ",")) < 0 || out_str(out, key) < 0 || OUT_LITERAL(out, ":") < 0 ||
+                 out_value(out, item, depth + 1) < 0;
+        Py_DECREF(key);
+        Py_DECREF(item);
+        if (rc) {
+            return -1;
+        }
+        first = 0;
+    }
+    return OUT_LITERAL(out, "}");
+}
+
+static int
+out_sequence(Out *out, PyObject *seq, int depth)
+{
+    if (OUT_LITERAL(out, "[") < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(seq, i));
+        int rc = (i ? OUT_LITERAL(out, ",") : 0) < 0 || out_value(out, item, depth + 1) < 0;
+        Py_DECREF(item);
+        if (rc) {
+            return -1;
+        }
+    }
+    return OUT_LITERAL(out, "]");
+}
+
+static int
+out_value(Out *out, PyObject *value, int depth)
+{
+    if (value == Py_None) {
+        return OUT_LITERAL(out, "null");
+    }
+    if (value == Py_True) {
+        return OUT_LITERAL(out, "true");
+    }
+    if (value == Py_False) {
+        return OUT_LITERAL(out, "false");
+    }
+    if (depth > 32) { /* deep nesting: orjson applies its own limit */
+        return out_encoded(out, value);
+    }
+    if (PyUnicode_CheckExact(value)) {
+        return out_str(out, value);
+    }
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long number = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow == 0 && !(number == -1 && PyErr_Occurred())) {
+            if (out_reserve(out, 21) < 0) {
+                return -1;
+            }
+            out->len = (size_t)(put_signed(out->data + out->len, number) - out->data);
+            return 0;
+        }
+        PyErr_Clear();
+        return out_encoded(out, value); /* orjson writes up to 2**64 - 1 and refuses beyond */
+    }
+    if (PyFloat_CheckExact(value)) {
+        double number = PyFloat_AS_DOUBLE(value);
+        if (!isfinite(number)) {
+            return OUT_LITERAL(out, "null"); /* as orjson does */
+        }
+        char *text = PyOS_double_to_string(number, 'r', 0, 0, NULL);
+        if (text == NULL) {
+            return -1;
+        }
+        int rc = out_write(out, text, strlen(text));
+        PyMem_Free(text);
+        return rc;
+    }
+    if (PyDict_CheckExact(value)) {
+        return out_dict(out, value, depth);
+    }
+    if (PyList_CheckExact(value) || PyTuple_CheckExact(value)) {
+        return out_sequence(out, value, depth);
+    }
+    return out_encoded(out, value);
+}
+
+/* dump(start, stop, attrs, encode): the ``spans`` line (with its newline) of rows
+ * start:stop, with ``attrs`` (a list, one item per row) as their attributes. */
+static PyObject *
+Batch_dump(BatchObject *self, PyObject *args)
+{
+    Py_ssize_t start, stop;
+    PyObject *attrs, *encode;
+    if (!PyArg_ParseTuple(args, "nnO!O:dump", &start, &stop, &PyList_Type, &attrs, &encode) ||
+        batch_range(self, start, stop) < 0) {
+        return NULL;
+    }
+    if (PyList_GET_SIZE(attrs) != stop - start) {
+        PyErr_Format(PyExc_ValueError, "%zd attribute items for %zd rows", PyList_GET_SIZE(attrs), stop - start);
+        return NULL;
+    }
+    Out out = {NULL, 0, 0, encode};
+    if (OUT_LITERAL(&out, "{\"type\":\"spans\",\"rows\":[") < 0) {
+        goto fail;
+    }
+    for (Py_ssize_t i = start; i < stop; i++) {
+        Row *r = &self->rows[i];
+        if (out_reserve(&out, 128) < 0) { /* the numbers: 2 + 5 * 21 + 5 commas */
+            goto fail;
+        }
+        char *p = out.data + out.len;
+        if (i > start) {
+            *p++ = ',';
+        }
+        *p++ = '[';
+        p = put_unsigned(p, r->id);
+        *p++ = ',';
+        p = put_unsigned(p, r->parent);
+        *p++ = ',';
+        p = put_signed(p, r->lane_id);
+        *p++ = ',';
+        p = put_signed(p, r->start_ns);
+        *p++ = ',';
+        p = put_signed(p, r->end_ns);
+        *p++ = ',';
+        out.len = (size_t)(p - out.data);
+        if (out_value(&out, r->name, 1) < 0 || OUT_LITERAL(&out, ",") < 0 || out_value(&out, r->cat, 1) < 0 ||
+            (r->error == NULL ? OUT_LITERAL(&out, ",null]") < 0
+                              : (OUT_LITERAL(&out, ",") < 0 || out_value(&out, r->error, 1) < 0 ||
+                                 OUT_LITERAL(&out, "]") < 0))) {
+            goto fail;
+        }
+    }
+    if (OUT_LITERAL(&out, "],\"attrs\":[") < 0) {
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < stop - start && i < PyList_GET_SIZE(attrs); i++) {
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(attrs, i));
+        int rc = (i > 0 && OUT_LITERAL(&out, ",") < 0) || out_value(&out, item, 1) < 0;
+        Py_DECREF(item);
+        if (rc) {
+            goto fail;
+        }
+    }
+    if (OUT_LITERAL(&out, "]}\n") < 0) {
+        goto fail;
+    }
+    PyObject *line = PyBytes_FromStringAndSize(out.data, (Py_ssize_t)out.len);
+    PyMem_Free(out.data);
+    return line;
+fail:
+    PyMem_Free(out.data);
+    return NULL;
+}
+
+static PyMethodDef Batch_methods[] = {
+    {"attrs", (PyCFunction)Batch_attrs, METH_NOARGS, "attrs(): every span's attributes (None for none)."},
+    {"rows", (PyCFunction)Batch_rows, METH_VARARGS, "rows(start, stop): the plain columns as tuples."},
+    {"dump", (PyCFunction)Batch_dump, METH_VARARGS,
+     "dump(start, stop, attrs, encode): the spans line of rows start:stop, with its newline."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods Batch_as_sequence = {
+    .sq_length = (lenfunc)Batch_length,
+};
+
+static PyTypeObject BatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tracer.record._speedups.SpanBatch",
+    .tp_basicsize = sizeof(BatchObject),
+    .tp_dealloc = (destructor)Batch_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Finished spans taken from the buffer by the flusher.",
+    .tp_as_sequence = &Batch_as_sequence,
+    .tp_methods = Batch_methods,
+};
+
+/* take_spans(): the buffered spans as a SpanBatch, or None; the buffer starts empty again. */
+static PyObject *
+take_spans_fn(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    if (pending.len == 0) {
+        Py_RETURN_NONE;
+    }
+    BatchObject *batch = PyObject_New(BatchObject, &BatchType);
+    if (batch == NULL) {
+        return NULL;
+    }
+    batch->rows = pending.rows;
+    batch->len = pending.len;
+    pending.rows = NULL;
+    pending.len = pending.cap = 0;
+    pending.woken = 0;
+    return (PyObject *)batch;
+}
+
+/* pending(): how many finished spans wait in the buffer. */
+static PyObject *
+pending_fn(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(pending.len);
+}
 
 /* --- module functions ---------------------------------------------------------- */
 
@@ -742,6 +1373,7 @@ configure_fn(PyObject *Py_UNUSED(module), PyObject *args)
             Py_CLEAR(getcurrent);
         }
     }
+    int new_buffer = (rows == Py_None ? NULL : rows) != st.rows;
     set_optional(&st.active, active);
     set_optional(&st.rows, rows);
     st.soft = soft;
@@ -757,6 +1389,9 @@ configure_fn(PyObject *Py_UNUSED(module), PyObject *args)
     Py_XSETREF(st.tls, tls);
     Py_XSETREF(st.running_loop, running_loop);
     cache_clear();
+    if (new_buffer) { /* core._rows was replaced: a new recording, or a forked child's */
+        pending_discard();
+    }
     Py_RETURN_NONE;
 }
 
@@ -771,14 +1406,31 @@ reseed_fn(PyObject *Py_UNUSED(module), PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* unsafe_rows(attrs_list, safe_keys, limit): indexes of the attribute dicts the
- * redactor must look at (same test as the flusher's pure-Python fast path). */
+/* Whether is_secret(key) says no (it then adds key to the safe keys); -1 on error. */
+static int
+learn_safe(PyObject *is_secret, PyObject *key)
+{
+    PyObject *verdict = PyObject_CallOneArg(is_secret, key);
+    if (verdict == NULL) {
+        return -1;
+    }
+    int secret = PyObject_IsTrue(verdict);
+    Py_DECREF(verdict);
+    return secret < 0 ? -1 : !secret;
+}
+
+/* unsafe_rows(attrs_list, safe_keys, limit[, is_secret]): indexes of the attribute
+ * dicts the redactor must look at (same test as the flusher's pure-Python fast
+ * path). With is_secret, a key not yet known is judged on the spot, as the
+ * pure-Python path learns it at its first row, instead of sending every row of
+ * a recording's first batch to the redactor. */
 static PyObject *
 unsafe_rows_fn(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *attrs_list, *safe;
+    PyObject *attrs_list, *safe, *is_secret = NULL;
     Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "O!O!n:unsafe_rows", &PyList_Type, &attrs_list, &PySet_Type, &safe, &limit)) {
+    if (!PyArg_ParseTuple(args, "O!O!n|O:unsafe_rows", &PyList_Type, &attrs_list, &PySet_Type, &safe, &limit,
+                          &is_secret)) {
         return NULL;
     }
     PyObject *found = PyList_New(0);
@@ -795,6 +1447,15 @@ unsafe_rows_fn(PyObject *Py_UNUSED(module), PyObject *args)
         PyObject *key, *value;
         while (!unsafe && PyDict_Next(attrs, &pos, &key, &value)) {
             int known = PySet_Contains(safe, key);
+            if (known == 0 && is_secret != NULL && PyUnicode_CheckExact(key)) {
+                Py_INCREF(attrs);
+                Py_INCREF(key);
+                Py_INCREF(value);
+                known = learn_safe(is_secret, key);
+                Py_DECREF(key);
+                Py_DECREF(value);
+                Py_DECREF(attrs);
+            }
             if (known < 0) {
                 PyErr_Clear();
                 unsafe = 1;
@@ -831,6 +1492,8 @@ static PyMethodDef module_methods[] = {
     {"init", init_fn, METH_VARARGS, "init(noop, error, forget, handle_type): set the helpers from core.py."},
     {"configure", configure_fn, METH_VARARGS, "configure(...): push core.py's recorder state."},
     {"reseed", reseed_fn, METH_O, "reseed(start): the next span id."},
+    {"take_spans", take_spans_fn, METH_NOARGS, "take_spans(): the buffered spans as a SpanBatch, or None."},
+    {"pending", pending_fn, METH_NOARGS, "pending(): how many finished spans wait in the buffer."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -870,9 +1533,22 @@ PyInit__speedups(void)
         return NULL;
     }
     st.next_id = 1;
-    if (PyType_Ready(&SpanType) < 0) {
+    if (PyType_Ready(&SpanType) < 0 || PyType_Ready(&SelfDescrType) < 0 || PyType_Ready(&BatchType) < 0) {
         return NULL;
     }
+    for (int exits = 0; exits <= 1; exits++) {
+        SelfDescrObject *descr = PyObject_New(SelfDescrObject, &SelfDescrType);
+        if (descr == NULL) {
+            return NULL;
+        }
+        descr->exits = exits;
+        int rc = PyDict_SetItemString(SpanType.tp_dict, exits ? "__exit__" : "__enter__", (PyObject *)descr);
+        Py_DECREF(descr);
+        if (rc < 0) {
+            return NULL;
+        }
+    }
+    PyType_Modified(&SpanType);
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL) {
         return NULL;

@@ -146,6 +146,8 @@ class Recorder:
         core._gen += 1
         core._publish()
         late = len(core._rows) // 2 + len(core._marks)
+        if core._speedups is not None:
+            late += core._speedups.pending()
         if late:
             self.stats.dropped += late  # finished by other threads after the final flush
         spawn.uninstall()
@@ -213,6 +215,8 @@ class Recorder:
 
     def _flush_locked(self, final: bool) -> None:
         pairs = _take(core._rows)  # whole pairs only: each was added by one atomic +=
+        fast = core._speedups
+        batch = fast.take_spans() if fast is not None else None  # the C hot path's buffer
         marks = _take(core._marks)
         lines: list[bytes] = []
         for lane in _take(self.registry.pending):
@@ -221,10 +225,12 @@ class Recorder:
                 lines.append(orjson.dumps(lane.record(), option=_DUMPS_OPTIONS))
         lanes = self.registry.snapshot()
         opened = self._open_rows(lanes, final)
-        spans = len(pairs) // 2
-        if spans:
-            self.stats.spans += spans
+        spans = len(pairs) // 2 + (len(batch) if batch is not None else 0)
+        self.stats.spans += spans
+        if pairs:
             self._serialize_columns(SPANS, pairs[0::2], pairs[1::2], lines)
+        if batch is not None:
+            self._serialize_batch(batch, lines)
         if opened:
             self.stats.open_spans += len(opened)
             self._serialize(OPEN, opened, lines)
@@ -252,12 +258,39 @@ class Recorder:
         redactor = self.redactor
         fast = core._speedups
         if fast is not None:  # the same test as _redact_slow's, in C
-            for i in fast.unsafe_rows(attrs_list, redactor.safe_keys, redactor.max_value_chars):
+            for i in fast.unsafe_rows(attrs_list, redactor.safe_keys, redactor.max_value_chars, redactor.is_secret):
                 attrs_list[i] = redactor.attrs(attrs_list[i])
         else:
             _redact_slow(redactor, attrs_list)
         for start in range(0, len(plain), ROWS_PER_LINE):
             self._dump_batch(kind, plain[start : start + ROWS_PER_LINE], attrs_list[start : start + ROWS_PER_LINE], lines)
+
+    def _serialize_batch(self, batch: Any, lines: list[bytes]) -> None:
+        """Append ``spans`` lines for a batch taken from the C hot path's buffer."""
+        attrs_list = batch.attrs()
+        redactor = self.redactor
+        unsafe = core._speedups.unsafe_rows(attrs_list, redactor.safe_keys, redactor.max_value_chars, redactor.is_secret)
+        for i in unsafe:
+            attrs_list[i] = redactor.attrs(attrs_list[i])
+        for start in range(0, len(batch), ROWS_PER_LINE):
+            stop = min(start + ROWS_PER_LINE, len(batch))
+            attrs = attrs_list[start:stop]
+            counted = self.stats.unserializable
+            try:
+                line = batch.dump(start, stop, attrs, self._encode)
+            except (TypeError, ValueError):
+                line = b""
+            if not line or (len(line) > MAX_LINE_BYTES and stop - start > 1):
+                # A value the C writer left to orjson failed, or the line is too
+                # long: the general path repairs values and splits lines.
+                self.stats.unserializable = counted
+                self._dump_batch(SPANS, batch.rows(start, stop), attrs, lines)
+            else:
+                lines.append(line)
+
+    def _encode(self, value: Any) -> bytes:
+        """Serialize one value as the batch lines do (for the C writer's rare cases)."""
+        return orjson.dumps(value, default=self._fallback)
 
     def _dump_batch(self, kind: str, rows: list[tuple[Any, ...]], attrs: list[Any], lines: list[bytes]) -> None:
         counted = self.stats.unserializable
