@@ -283,6 +283,26 @@ def test_many_spans_with_repeated_attribute_keys_stay_valid(tmp_path):
     assert [row["attrs"]["i"] for row in rows] == list(range(20_000))
 
 
+def test_names_and_keys_utf8_cannot_hold_are_written_escaped_and_never_raise(caplog):
+    """A lone surrogate (from os.fsdecode of a bad path, say) in a name, key or value."""
+    with capture() as cap:
+        with tracer.span("before"):
+            pass
+        with tracer.span("bad\udc80name", cat="c\udc81", path="/srv/\udc82"):
+            tracer.mark("mark\udc83")
+        with tracer.span("keys", **{"k\udc84": 1}):
+            pass
+        with tracer.span("after"):
+            pass
+    names = [row["name"] for row in cap.spans]
+    assert names == ["before", "bad\\udc80name", "keys", "after"]
+    bad = cap.spans[1]
+    assert bad["cat"] == "c\\udc81"
+    assert bad["attrs"]["path"].startswith("<not serializable")
+    assert cap.spans[2]["attrs"] == {"k\\udc84": 1}
+    assert [m["name"] for m in cap.marks] == ["mark\\udc83"]
+
+
 def test_eventlet_imported_after_start_still_links_greenthreads(tmp_path):
     """Greenthreads spawned by an eventlet imported after start() get their own lanes and parents."""
     code = f"""

@@ -22,6 +22,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tracer
+import tracer.testing
 from tracer.record import core
 from tracer.record.recorder import _redact_slow
 from tracer.record.redact import Redactor
@@ -69,6 +71,16 @@ with tracer.span(name="kw-name", cat="kw"):
 with tracer.span("odd-kw", **{"".join(["c", "at"]): "joined", "pass" + "word": "s3cr3t"}):
     pass
 with tracer.span("secret", token="abc", url="mysql+pymysql://nova:s3cr3t@db/nova", big="x" * 5000):
+    pass
+class Custom:
+    pass
+with tracer.span('quo"te\\\\n\\x01', cat="t\\tab", text='a "b" \\\\ c\\n\\x1f é ☃ 😀', huge=2 ** 64, neg=-2 ** 63,
+                 u64=2 ** 64 - 1, tags={"x", "y"} and ["x"], obj=Custom(), sur="\\udc80", nan=float("nan"),
+                 nested={"a": [1, 2.5, None, True, {"b": (3, "c")}]}, f=1e16, tiny=5e-324):
+    pass
+with tracer.span("bad-key", **{}) as bad:
+    bad.attrs[3] = "int key"
+with tracer.span("a-set", members={1, 2}):
     pass
 a = tracer.span("a"); b = tracer.span("b")
 a.__enter__(); b.__enter__()
@@ -162,6 +174,7 @@ def test_accelerator_writes_what_the_python_hot_path_writes(tmp_path):
     assert "after-stop" not in names
     assert [row[-1] for row in _normalized(fast) if row[0] in ("stale", "left-open")] == ["open", "open"]
     assert names.count("thread-work") == 60 and names.count("task-inner") == 3
+    assert {"quo\"te\\n\x01", "bad-key", "a-set"} <= set(names)
     # Span ids start where asked, in both.
     first_ids = sorted(row[0] for r in fast if r["type"] == "spans" for row in r["rows"])
     assert first_ids[0] == 1000
@@ -196,3 +209,75 @@ def test_redaction_prefilter_matches_python(attrs_list):
     for i in core._speedups.unsafe_rows(fast, fast_redactor.safe_keys, fast_redactor.max_value_chars):
         fast[i] = fast_redactor.attrs(fast[i])
     assert fast == slow
+
+
+@pytest.mark.skipif(not core.accelerated(), reason="the C accelerator is not built here")
+def test_span_enter_and_exit_bind_to_the_span_itself():
+    """``with`` finds __enter__/__exit__ bound to the span itself: no method objects per span."""
+    with tracer.testing.capture() as cap:
+        s = tracer.span("direct", cat="t")
+        assert s.__enter__ is s and s.__exit__ is s
+        assert s.__enter__() is s
+        assert s.__exit__(None, None, None) is False
+        t = tracer.span("via-type")
+        assert core.Span.__enter__(t) is t
+        assert core.Span.__exit__(t, None, None, None) is False
+        with pytest.raises(TypeError):
+            s(1)
+        with pytest.raises(TypeError):
+            core.Span.__enter__(object())
+        with pytest.raises(ZeroDivisionError):
+            with tracer.span("raises"):
+                1 / 0  # noqa: B018
+    rows = {row["name"]: row for row in cap.spans}
+    assert set(rows) == {"direct", "via-type", "raises"}
+    assert rows["raises"]["error"][0] == "ZeroDivisionError"
+
+
+@pytest.mark.skipif(not core.accelerated(), reason="the C accelerator is not built here")
+def test_flusher_is_woken_once_per_batch_past_the_soft_limit(tmp_path):
+    rec = tracer.start(str(tmp_path / "t.jsonl"), flush_interval_s=3600, max_buffered=40)
+    woken = []
+    core._wake = lambda: woken.append(1)
+    core._publish()
+    try:
+        for i in range(35):  # the soft limit is 10 rows, the hard one 40
+            with tracer.span("s", i=i):
+                pass
+        assert len(woken) == 1
+        rec.recorder.flush()  # the flusher takes the batch: the next one wakes it again
+        for i in range(15):
+            with tracer.span("s", i=i):
+                pass
+        assert len(woken) == 2
+    finally:
+        stats = tracer.stop()
+    assert stats.spans == 50 and stats.dropped == 0
+
+
+json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2 ** 63), max_value=2 ** 64 - 1),
+    st.floats(allow_nan=True, allow_infinity=True), st.text(alphabet=st.characters(blacklist_characters="@:",
+                                                                                   blacklist_categories=("Cs",)),
+                                                            max_size=20))
+json_values = st.recursive(
+    json_leaves,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.tuples(inner, inner),
+                            st.dictionaries(st.text(alphabet="abxyz\"\\\nü", max_size=4), inner, max_size=3)),
+    max_leaves=8)
+
+
+@pytest.mark.skipif(not core.accelerated(), reason="the C accelerator is not built here")
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "n", "host", "x_y", "ü"]), json_values, max_size=3),
+                min_size=1, max_size=6),
+       st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8))
+def test_c_writer_matches_orjson(attrs_list, name):
+    """What SpanBatch.dump writes parses to what orjson writes for the same values."""
+    with tracer.testing.capture() as cap:
+        for attrs in attrs_list:
+            with tracer.span(name, cat="c\"at", **attrs):
+                pass
+    got = [(row["name"], row["cat"], row["attrs"]) for row in cap.spans]
+    want = [orjson.loads(orjson.dumps([name, 'c"at', attrs or None])) for attrs in attrs_list]
+    assert [list(g) for g in got] == want

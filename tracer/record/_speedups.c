@@ -850,12 +850,17 @@ typedef struct {
     PyObject *encode;
 } Out;
 
-static int
+static int out_grow(Out *out, size_t more);
+
+static inline int
 out_reserve(Out *out, size_t more)
 {
-    if (out->len + more <= out->cap) {
-        return 0;
-    }
+    return out->len + more <= out->cap ? 0 : out_grow(out, more);
+}
+
+static int
+out_grow(Out *out, size_t more)
+{
     size_t cap = out->cap ? out->cap : 4096;
     while (cap < out->len + more) {
         cap *= 2;
@@ -870,7 +875,8 @@ out_reserve(Out *out, size_t more)
     return 0;
 }
 
-static int
+/* Inlined, so that literals are copied with their constant size. */
+static inline __attribute__((always_inline)) int
 out_write(Out *out, const char *text, size_t n)
 {
     if (out_reserve(out, n) < 0) {
@@ -1270,7 +1276,7 @@ span_fn(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs, Py
     }
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
     /* Find name= and cat= among the keywords; the rest are attributes. */
-    Py_ssize_t taken = 0;
+    Py_ssize_t taken = 0, taken_at[2] = {-1, -1};
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *key = PyTuple_GET_ITEM(kwnames, i);
         PyObject **slot = NULL;
@@ -1292,7 +1298,7 @@ span_fn(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs, Py
                 return NULL;
             }
             *slot = args[nargs + i];
-            taken++;
+            taken_at[taken++] = i;
         }
     }
     if (name == NULL) {
@@ -1308,8 +1314,7 @@ span_fn(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs, Py
     }
     for (Py_ssize_t i = 0; i < nkw; i++) {
         PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        if (taken && (key == s_cat || key == s_name || PyUnicode_Compare(key, s_name) == 0 ||
-                      PyUnicode_Compare(key, s_cat) == 0)) {
+        if (i == taken_at[0] || i == taken_at[1]) {
             continue;
         }
         if (PyDict_SetItem(attrs, key, args[nargs + i]) < 0) {

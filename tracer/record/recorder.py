@@ -299,7 +299,11 @@ class Recorder:
         except (TypeError, ValueError):
             self.stats.unserializable = counted  # redone below, each bad value counted once
             attrs = self._repair(rows, attrs)
-            line = orjson.dumps({"type": kind, "rows": rows, "attrs": attrs}, default=self._fallback, option=_DUMPS_OPTIONS)
+            try:
+                line = orjson.dumps({"type": kind, "rows": rows, "attrs": attrs}, default=self._fallback, option=_DUMPS_OPTIONS)
+            except (TypeError, ValueError):  # a name or category orjson refuses (a lone surrogate)
+                rows = self._repair_rows(rows)
+                line = orjson.dumps({"type": kind, "rows": rows, "attrs": attrs}, default=self._fallback, option=_DUMPS_OPTIONS)
         if len(line) > MAX_LINE_BYTES and len(rows) > 1:
             # Readers refuse lines over 1 MiB: split big batches until they fit.
             self.stats.unserializable = counted
@@ -320,13 +324,27 @@ class Recorder:
                 for key, value in (item or {}).items():
                     try:
                         orjson.dumps(value, default=_quiet_fallback)
-                        fixed[str(key)] = value
+                        fixed[_writable_text(str(key))] = value
                     except (TypeError, ValueError) as err:
                         self.stats.unserializable += 1
                         self._report("unserializable-value", f"racelane: attribute {key!r} of {row[-3]!r} could not be written ({err}); replaced by a note")
-                        fixed[str(key)] = f"<not serializable: {err}>"
+                        fixed[_writable_text(str(key))] = f"<not serializable: {err}>"
                 item = fixed or None
             repaired.append(item)
+        return repaired
+
+    def _repair_rows(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Make the names, categories and error texts orjson refuses writable (backslash escapes)."""
+        repaired = []
+        for row in rows:
+            try:
+                orjson.dumps(row, default=_quiet_fallback)
+            except (TypeError, ValueError) as err:
+                self.stats.unserializable += 1
+                self._report("unserializable-name", f"racelane: a span or mark name could not be written as is ({err}); "
+                             "its unencodable characters are written as escapes")
+                row = tuple(_writable(value) for value in row)
+            repaired.append(row)
         return repaired
 
     def _fallback(self, obj: Any) -> Any:
@@ -480,6 +498,24 @@ class Recorder:
                 util.register_after_fork(child, lambda rec: _register_multiprocessing_exit(rec._atexit))
             except Exception:
                 pass
+
+
+def _writable_text(text: str) -> str:
+    """``text`` with what UTF-8 cannot hold (lone surrogates) as backslash escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _writable(value: Any) -> Any:
+    """A row column orjson accepts: texts made writable, other values kept or shown as text."""
+    if isinstance(value, str):
+        return _writable_text(value)
+    if isinstance(value, list):
+        return [_writable(item) for item in value]
+    try:
+        orjson.dumps(value, default=_quiet_fallback)
+        return value
+    except (TypeError, ValueError):
+        return _writable_text(repr(value))
 
 
 def _quiet_fallback(obj: Any) -> Any:
