@@ -94,14 +94,16 @@ class ViewerData:
     base: ViewerData | None = None
     base_row: np.ndarray | None = None
     base_mark_row: np.ndarray | None = None
+    # The trace's row index when already built (a followed trace's, derived from the last update's); None: build it.
+    row_index: RowIndex | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.trace: Trace = self.result.trace
         self.report = self.result.report
-        self.index = RowIndex(self.trace)
+        self.index = self.row_index if self.row_index is not None else RowIndex(self.trace)
+        self.row_index = None  # ``index`` holds it; a derived view builds its own
         self.hazards = HazardList(self.analysis, self.trace.t0_ns)
-        spans = self.trace.spans
-        self.open_by_pos = spans.open[self.index.order]
+        self.open_by_pos = self.index.open_by_pos
         marks = self.trace.marks
         self.mark_ts = marks.ts_ns - self.trace.t0_ns
         self.mark_lane = marks.lane.astype(np.int64)

@@ -19,6 +19,7 @@ from tracer.analysis.follow import FollowUpdate
 from tracer.analysis.follow_hazards import LiveHazard, live_analysis
 
 from .data import ViewerData
+from .rows import RowIndex
 
 
 class Update:
@@ -46,9 +47,12 @@ class Builder(threading.Thread):
     """Merge what the follower read and build the viewer's data (snapshot, row index, hazards) off the GUI thread.
 
     The next update is built while the window shows the last one, not sooner
-    than ``coalesce_ms`` after the last was started, and never more than two
-    ahead of the window (a busy window drops the older one). The level of
-    detail the view draws at is built here too, so painting finds it ready.
+    than ``coalesce_ms`` after the last was started, and only once the window
+    took the last one: an update waiting for a busy window is never followed
+    by another built behind it (it would be stale when shown); the next build
+    takes everything that arrived meanwhile. The row index is carried from
+    update to update (``RowIndex.following``), and the level of detail the
+    view draws at is built here too, so painting finds it ready.
     Everything built is plain data (no Qt); it goes in the controller's
     ``inbox``, and the controller's queued ``built`` signal says so.
     """
@@ -61,6 +65,7 @@ class Builder(threading.Thread):
         self.ahead = 0  # built, not yet taken by the window
         self._halt = threading.Event()
         self._hazards_seen: Any = None
+        self._index: RowIndex | None = None  # the last update's row index (the next one derives from it)
         self.last_cost_s = 0.0
 
     def halt(self) -> None:
@@ -86,7 +91,7 @@ class Builder(threading.Thread):
             if not first and not self.follower.wait(0.25):
                 continue
             with self.taken:
-                self.taken.wait_for(lambda: self.ahead < 2 or self._halt.is_set())
+                self.taken.wait_for(lambda: self.ahead < 1 or self._halt.is_set())
             if self._halt.is_set():
                 break
             started = time.perf_counter()
@@ -121,9 +126,12 @@ class Builder(threading.Thread):
         data = None
         if changed and follower.live.trace().files:
             trace = follower.live.snapshot()
+            # Only the rows after the stable ones changed: the row index is carried on, not built again.
+            self._index = RowIndex.following(self._index, trace, follower.live.take_stable_rows())
             analysis = live_analysis(hazards, trace) if hazards is not None else None
             data = ViewerData(LoadResult(trace, follower.report()), analysis=analysis,
-                              sources=list(self.controller.sources), rules_name=self.controller.ruleset.name)
+                              sources=list(self.controller.sources), rules_name=self.controller.ruleset.name,
+                              row_index=self._index)
             level = self.controller.level_hint
             if level is not None and level >= 1:  # what the next paint will ask for (the zoom changes slowly)
                 data.index.level(level)

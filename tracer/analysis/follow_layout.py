@@ -41,6 +41,7 @@ class LiveLayout:
         self._clashes = np.zeros(16, np.int64)  # per lane key
         self._swept: set[int] = set()  # lane keys laid out by ``sweep``
         self._quiet: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # swept lane -> (quiet rows, sub-rows before each)
+        self.changed_from = 0  # the first row whose depth or sub-row the last ``place`` may have written
 
     @property
     def lanes_swept(self) -> int:
@@ -70,8 +71,10 @@ class LiveLayout:
         rows), ``open``, ``parent`` (row), ``key`` (lane), and receives
         ``pdepth``, ``clash``, ``prev_same``, ``depth`` and ``sub_row``.
         """
+        self.changed_from = size
         if first >= size:
             return
+        self.changed_from = first
         start, end, parent, key = (columns[k] for k in ("start", "end", "parent", "key"))
         pdepth, clash = columns["pdepth"], columns["clash"]
         rows = np.arange(first, size, dtype=np.int64)
@@ -104,6 +107,7 @@ class LiveLayout:
         for lane in self._swept - bad:  # its overlap was in rows now gone: link depths again
             self._quiet.pop(lane, None)
             lane_rows = np.flatnonzero(key[:size] == lane)
+            self.changed_from = min(self.changed_from, int(lane_rows[0]) if len(lane_rows) else size)
             columns["depth"][lane_rows] = pdepth[lane_rows]
             columns["sub_row"][lane_rows] = 0
         self._swept = bad
@@ -144,6 +148,7 @@ class LiveLayout:
         quiet_rows, quiet_subs = self._quiet.get(lane, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
         k = int(np.searchsorted(quiet_rows, first, side="left")) - 1  # a quiet row in the tail may have changed
         origin, sub_rows = (int(quiet_rows[k]), int(quiet_subs[k])) if k >= 0 else (0, 0)
+        self.changed_from = min(self.changed_from, origin)
         rows = np.flatnonzero(key[origin:size] == lane) + origin
         if not len(rows):
             return

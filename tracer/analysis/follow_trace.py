@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, fields, replace
 from functools import partial
 
 import numpy as np
+import numpy.ma  # ``np.unique`` imports it on first use (15-40 ms): here, not at the first write
 
 from tracer.record.format import LOCK_CATEGORY
 
@@ -163,6 +164,7 @@ class LiveTrace:
         self._relevant_name: Callable[[str], bool] | None = None
         self._relevant_code = np.zeros(0, bool)
         self._layout = LiveLayout()
+        self._stable_rows = 0  # span rows unchanged since ``take_stable_rows`` (an unfinished span's end aside)
         self._pending = _Pending()
         self._trace: Trace | None = None
 
@@ -434,9 +436,10 @@ class LiveTrace:
         new_marks = np.concatenate(pending.marks) if pending.marks else np.zeros(0, np.int64)
         n_old = s.size
         stats = pending.stats
-        self._strings(pending)
+        recoded = self._strings(pending)
         if pending.lanes or pending.files:
             stats.new_lanes = self._lane_table()
+            recoded = True
         old_end = self._end_ns
         self._end_ns = max(self._end_ns, self._latest(new_spans, new_marks))
         start_ns = pending.start_ns
@@ -462,6 +465,7 @@ class LiveTrace:
             open_rows = a["row"][np.fromiter(self._open, np.int64, len(self._open))]
             columns["end"][open_rows] = self._end_ns
         self._layout.place(first, size, columns, self._end_ns)
+        self._stable_rows = 0 if recoded else min(self._stable_rows, first, self._layout.changed_from)
         self._note_volatile(first, size)
         for row in [r for r in self._row_errors if r >= first]:
             del self._row_errors[row]
@@ -577,8 +581,9 @@ class LiveTrace:
             count += int(self._relevant_code[self._ma["name"][marks]].sum())
         return count
 
-    def _strings(self, pending: _Pending) -> None:
-        """Sort new names and categories, recoding the table when they change its codes."""
+    def _strings(self, pending: _Pending) -> bool:
+        """Sort new names and categories, recoding the table when they change its codes; return whether it did."""
+        recoded = False
         for attr, interner, columns in (("name", self.names, ("name",)), ("cat", self.cats, ("cat",))):
             rank_attr, sorted_attr = f"_{attr}_rank", f"_{attr}s_sorted"
             old_rank: np.ndarray = getattr(self, rank_attr)
@@ -597,6 +602,7 @@ class LiveTrace:
                     for column in columns:
                         codes = table[column][: table.size]
                         codes[:] = recode[codes]
+                recoded = True
         if self._relevant_name is not None and len(self._relevant_code) < len(self.names.values):
             known = len(self._relevant_code)
             more = np.array([self._relevant_name(v) for v in self.names.values[known:]], bool)
@@ -606,6 +612,7 @@ class LiveTrace:
                 arrival = self._a["name"][s["uid"][: s.size]]
                 s["relevant"][: s.size] = self._relevant_code[arrival] | (self._a["cat"][s["uid"][: s.size]] == self._lock_cat())
                 ms["relevant"][: ms.size] = self._relevant_code[self._ma["name"][ms["muid"][: ms.size]]]
+        return recoded
 
     def _lane_table(self) -> int:
         """Build the lane table (host > process > lane); recode the table's lanes and files. Return new lanes."""
@@ -672,6 +679,18 @@ class LiveTrace:
                             cats=self._cats_sorted, hosts=self._hosts, store=self.store, errors=dict(self._row_errors),
                             host_offsets_ns=self.host_offsets_ns, bounds_ns=(min(firsts, default=0), self.end_ns))
         return self._trace
+
+    def take_stable_rows(self) -> int:
+        """Return how many span rows at the start of the table are as they were at the last call.
+
+        Those rows kept every column (an unfinished span's end aside: it is
+        the trace's end, which moves); the rows after them may have moved,
+        changed or be new. Readers that keep something derived from the
+        rows (the viewer's row index) update only what comes after. The
+        first call returns 0.
+        """
+        stable, self._stable_rows = self._stable_rows, self._s.size
+        return min(stable, self._s.size)
 
     def snapshot(self) -> Trace:
         """Return the trace as of the last ``commit``, with its own copy of the columns (it never changes).
