@@ -296,8 +296,15 @@ typedef struct {
 
 static RowBuffer pending;
 
+/* One emptied row array kept for the next batch: a batch's array is big enough
+ * for malloc to map it afresh each time, and touching new pages costs more than
+ * the spans written into them. */
+static Row *spare_rows;
+static Py_ssize_t spare_cap;
+#define SPARE_ROWS_MAX 65536
+
 static void
-rows_release(Row *rows, Py_ssize_t len)
+rows_release(Row *rows, Py_ssize_t len, Py_ssize_t cap)
 {
     for (Py_ssize_t i = 0; i < len; i++) {
         Py_DECREF(rows[i].name);
@@ -305,7 +312,13 @@ rows_release(Row *rows, Py_ssize_t len)
         Py_XDECREF(rows[i].error);
         Py_XDECREF(rows[i].attrs);
     }
-    PyMem_Free(rows);
+    if (rows != NULL && spare_rows == NULL && cap <= SPARE_ROWS_MAX) {
+        spare_rows = rows;
+        spare_cap = cap;
+    }
+    else {
+        PyMem_Free(rows);
+    }
 }
 
 /* Forget every buffered span (a new recording, or a forked child's). */
@@ -313,17 +326,22 @@ static void
 pending_discard(void)
 {
     Row *rows = pending.rows;
-    Py_ssize_t len = pending.len;
+    Py_ssize_t len = pending.len, cap = pending.cap;
     pending.rows = NULL;
     pending.len = pending.cap = 0;
     pending.woken = 0;
-    rows_release(rows, len); /* last: destructors may run Python code */
+    rows_release(rows, len, cap); /* last: destructors may run Python code */
 }
 
 /* A free slot at the end of the buffer, or NULL (out of memory). */
 static Row *
 pending_slot(void)
 {
+    if (pending.rows == NULL && spare_rows != NULL) {
+        pending.rows = spare_rows;
+        pending.cap = spare_cap;
+        spare_rows = NULL;
+    }
     if (pending.len == pending.cap) {
         Py_ssize_t cap = pending.cap ? pending.cap * 2 : 1024;
         Row *grown = PyMem_Realloc(pending.rows, (size_t)cap * sizeof(Row));
@@ -758,12 +776,65 @@ static PyTypeObject SpanType = {
     .tp_new = Span_tp_new,
 };
 
+/* Whether is_secret(key) says no (it then adds key to the safe keys); -1 on error. */
+static int
+learn_safe(PyObject *is_secret, PyObject *key)
+{
+    PyObject *verdict = PyObject_CallOneArg(is_secret, key);
+    if (verdict == NULL) {
+        return -1;
+    }
+    int secret = PyObject_IsTrue(verdict);
+    Py_DECREF(verdict);
+    return secret < 0 ? -1 : !secret;
+}
+
+/* 1 when the redactor must look at ``attrs`` (not None): a key not known to be
+ * safe, a long string or one with '@' (a URL with credentials), or a value of
+ * another type; else 0. The same test as the flusher's pure-Python fast path. */
+static int
+attrs_unsafe(PyObject *attrs, PyObject *safe, Py_ssize_t limit, PyObject *is_secret)
+{
+    if (!PyDict_CheckExact(attrs)) {
+        return 1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(attrs, &pos, &key, &value)) {
+        int known = PySet_Contains(safe, key);
+        if (known == 0 && is_secret != NULL && PyUnicode_CheckExact(key)) {
+            Py_INCREF(attrs);
+            Py_INCREF(key);
+            Py_INCREF(value);
+            known = learn_safe(is_secret, key);
+            Py_DECREF(key);
+            Py_DECREF(value);
+            Py_DECREF(attrs);
+        }
+        if (known <= 0) {
+            PyErr_Clear();
+            return 1;
+        }
+        if (PyUnicode_CheckExact(value)) {
+            if (PyUnicode_GET_LENGTH(value) > limit ||
+                PyUnicode_FindChar(value, '@', 0, PyUnicode_GET_LENGTH(value), 1) != -1) {
+                return 1;
+            }
+        }
+        else if (!(PyLong_CheckExact(value) || PyFloat_CheckExact(value) || PyBool_Check(value) || value == Py_None)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* --- SpanBatch: buffered spans taken by the flusher ---------------------------- */
 
 typedef struct {
     PyObject_HEAD
     Row *rows;
     Py_ssize_t len;
+    Py_ssize_t cap;
 } BatchObject;
 
 static PyTypeObject BatchType;
@@ -772,10 +843,10 @@ static void
 Batch_dealloc(BatchObject *self)
 {
     Row *rows = self->rows;
-    Py_ssize_t len = self->len;
+    Py_ssize_t len = self->len, cap = self->cap;
     self->rows = NULL;
-    self->len = 0;
-    rows_release(rows, len);
+    self->len = self->cap = 0;
+    rows_release(rows, len, cap);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -795,17 +866,90 @@ batch_range(BatchObject *self, Py_ssize_t start, Py_ssize_t stop)
     return 0;
 }
 
-/* attrs(): every span's attributes (None for none), in order. */
+/* unsafe(safe_keys, limit, is_secret): the rows whose attributes the redactor must see. */
 static PyObject *
-Batch_attrs(BatchObject *self, PyObject *Py_UNUSED(ignored))
+Batch_unsafe(BatchObject *self, PyObject *args)
 {
-    PyObject *list = PyList_New(self->len);
-    if (list == NULL) {
+    PyObject *safe, *is_secret;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!nO:unsafe", &PySet_Type, &safe, &limit, &is_secret)) {
+        return NULL;
+    }
+    PyObject *found = PyList_New(0);
+    if (found == NULL) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i < self->len; i++) {
         PyObject *attrs = self->rows[i].attrs;
-        PyList_SET_ITEM(list, i, Py_NewRef(attrs != NULL ? attrs : Py_None));
+        if (attrs == NULL) {
+            continue;
+        }
+        Py_INCREF(attrs);
+        int unsafe = attrs_unsafe(attrs, safe, limit, is_secret);
+        Py_DECREF(attrs);
+        if (unsafe) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(found, index) < 0) {
+                Py_XDECREF(index);
+                Py_DECREF(found);
+                return NULL;
+            }
+            Py_DECREF(index);
+        }
+    }
+    return found;
+}
+
+static int
+batch_index(BatchObject *self, Py_ssize_t i)
+{
+    if (i < 0 || i >= self->len) {
+        PyErr_Format(PyExc_IndexError, "row %zd out of a batch of %zd", i, self->len);
+        return -1;
+    }
+    return 0;
+}
+
+/* attrs_at(i): row i's attributes, or None. */
+static PyObject *
+Batch_attrs_at(BatchObject *self, PyObject *arg)
+{
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if ((i == -1 && PyErr_Occurred()) || batch_index(self, i) < 0) {
+        return NULL;
+    }
+    PyObject *attrs = self->rows[i].attrs;
+    return Py_NewRef(attrs != NULL ? attrs : Py_None);
+}
+
+/* set_attrs(i, attrs): replace row i's attributes (the redactor's cleaned copy). */
+static PyObject *
+Batch_set_attrs(BatchObject *self, PyObject *args)
+{
+    Py_ssize_t i;
+    PyObject *attrs;
+    if (!PyArg_ParseTuple(args, "nO:set_attrs", &i, &attrs) || batch_index(self, i) < 0) {
+        return NULL;
+    }
+    Py_XSETREF(self->rows[i].attrs, attrs == Py_None ? NULL : Py_NewRef(attrs));
+    Py_RETURN_NONE;
+}
+
+/* attrs_range(start, stop): the attributes of rows start:stop (None for none). */
+static PyObject *
+Batch_attrs_range(BatchObject *self, PyObject *args)
+{
+    Py_ssize_t start, stop;
+    if (!PyArg_ParseTuple(args, "nn:attrs_range", &start, &stop) || batch_range(self, start, stop) < 0) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(stop - start);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = start; i < stop; i++) {
+        PyObject *attrs = self->rows[i].attrs;
+        PyList_SET_ITEM(list, i - start, Py_NewRef(attrs != NULL ? attrs : Py_None));
     }
     return list;
 }
@@ -1141,23 +1285,36 @@ out_value(Out *out, PyObject *value, int depth)
     return out_encoded(out, value);
 }
 
-/* dump(start, stop, attrs, encode): the ``spans`` line (with its newline) of rows
- * start:stop, with ``attrs`` (a list, one item per row) as their attributes. */
+/* The output buffer, kept between lines (NULL while a dump uses it). */
+static char *spare_out;
+static size_t spare_out_cap;
+#define SPARE_OUT_MAX (4 << 20)
+
+static void
+out_release(Out *out)
+{
+    if (spare_out == NULL && out->cap <= SPARE_OUT_MAX) {
+        spare_out = out->data;
+        spare_out_cap = out->cap;
+    }
+    else {
+        PyMem_Free(out->data);
+    }
+}
+
+/* dump(start, stop, encode): the ``spans`` line (with its newline) of rows start:stop. */
 static PyObject *
 Batch_dump(BatchObject *self, PyObject *args)
 {
     Py_ssize_t start, stop;
-    PyObject *attrs, *encode;
-    if (!PyArg_ParseTuple(args, "nnO!O:dump", &start, &stop, &PyList_Type, &attrs, &encode) ||
-        batch_range(self, start, stop) < 0) {
+    PyObject *encode;
+    if (!PyArg_ParseTuple(args, "nnO:dump", &start, &stop, &encode) || batch_range(self, start, stop) < 0) {
         return NULL;
     }
-    if (PyList_GET_SIZE(attrs) != stop - start) {
-        PyErr_Format(PyExc_ValueError, "%zd attribute items for %zd rows", PyList_GET_SIZE(attrs), stop - start);
-        return NULL;
-    }
-    Out out = {NULL, 0, 0, encode};
-    if (OUT_LITERAL(&out, "{\"type\":\"spans\",\"rows\":[") < 0) {
+    Out out = {spare_out, 0, spare_out == NULL ? 0 : spare_out_cap, encode};
+    spare_out = NULL;
+    if (out_reserve(&out, 64 + (size_t)(stop - start) * 128) < 0 ||
+        OUT_LITERAL(&out, "{\"type\":\"spans\",\"rows\":[") < 0) {
         goto fail;
     }
     for (Py_ssize_t i = start; i < stop; i++) {
@@ -1191,9 +1348,9 @@ Batch_dump(BatchObject *self, PyObject *args)
     if (OUT_LITERAL(&out, "],\"attrs\":[") < 0) {
         goto fail;
     }
-    for (Py_ssize_t i = 0; i < stop - start && i < PyList_GET_SIZE(attrs); i++) {
-        PyObject *item = Py_NewRef(PyList_GET_ITEM(attrs, i));
-        int rc = (i > 0 && OUT_LITERAL(&out, ",") < 0) || out_value(&out, item, 1) < 0;
+    for (Py_ssize_t i = start; i < stop && i < self->len; i++) { /* a callback may run Python code */
+        PyObject *item = Py_NewRef(self->rows[i].attrs != NULL ? self->rows[i].attrs : Py_None);
+        int rc = (i > start && OUT_LITERAL(&out, ",") < 0) || out_value(&out, item, 1) < 0;
         Py_DECREF(item);
         if (rc) {
             goto fail;
@@ -1203,18 +1360,23 @@ Batch_dump(BatchObject *self, PyObject *args)
         goto fail;
     }
     PyObject *line = PyBytes_FromStringAndSize(out.data, (Py_ssize_t)out.len);
-    PyMem_Free(out.data);
+    out_release(&out);
     return line;
 fail:
-    PyMem_Free(out.data);
+    out_release(&out);
     return NULL;
 }
 
 static PyMethodDef Batch_methods[] = {
-    {"attrs", (PyCFunction)Batch_attrs, METH_NOARGS, "attrs(): every span's attributes (None for none)."},
+    {"unsafe", (PyCFunction)Batch_unsafe, METH_VARARGS,
+     "unsafe(safe_keys, limit, is_secret): the rows whose attributes the redactor must see."},
+    {"attrs_at", (PyCFunction)Batch_attrs_at, METH_O, "attrs_at(i): row i's attributes, or None."},
+    {"set_attrs", (PyCFunction)Batch_set_attrs, METH_VARARGS, "set_attrs(i, attrs): replace row i's attributes."},
+    {"attrs_range", (PyCFunction)Batch_attrs_range, METH_VARARGS,
+     "attrs_range(start, stop): the attributes of rows start:stop (None for none)."},
     {"rows", (PyCFunction)Batch_rows, METH_VARARGS, "rows(start, stop): the plain columns as tuples."},
     {"dump", (PyCFunction)Batch_dump, METH_VARARGS,
-     "dump(start, stop, attrs, encode): the spans line of rows start:stop, with its newline."},
+     "dump(start, stop, encode): the spans line of rows start:stop, with its newline."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1246,6 +1408,7 @@ take_spans_fn(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
     }
     batch->rows = pending.rows;
     batch->len = pending.len;
+    batch->cap = pending.cap;
     pending.rows = NULL;
     pending.len = pending.cap = 0;
     pending.woken = 0;
@@ -1411,19 +1574,6 @@ reseed_fn(PyObject *Py_UNUSED(module), PyObject *arg)
     Py_RETURN_NONE;
 }
 
-/* Whether is_secret(key) says no (it then adds key to the safe keys); -1 on error. */
-static int
-learn_safe(PyObject *is_secret, PyObject *key)
-{
-    PyObject *verdict = PyObject_CallOneArg(is_secret, key);
-    if (verdict == NULL) {
-        return -1;
-    }
-    int secret = PyObject_IsTrue(verdict);
-    Py_DECREF(verdict);
-    return secret < 0 ? -1 : !secret;
-}
-
 /* unsafe_rows(attrs_list, safe_keys, limit[, is_secret]): indexes of the attribute
  * dicts the redactor must look at (same test as the flusher's pure-Python fast
  * path). With is_secret, a key not yet known is judged on the spot, as the
@@ -1447,36 +1597,7 @@ unsafe_rows_fn(PyObject *Py_UNUSED(module), PyObject *args)
         if (attrs == Py_None) {
             continue;
         }
-        int unsafe = !PyDict_CheckExact(attrs);
-        Py_ssize_t pos = 0;
-        PyObject *key, *value;
-        while (!unsafe && PyDict_Next(attrs, &pos, &key, &value)) {
-            int known = PySet_Contains(safe, key);
-            if (known == 0 && is_secret != NULL && PyUnicode_CheckExact(key)) {
-                Py_INCREF(attrs);
-                Py_INCREF(key);
-                Py_INCREF(value);
-                known = learn_safe(is_secret, key);
-                Py_DECREF(key);
-                Py_DECREF(value);
-                Py_DECREF(attrs);
-            }
-            if (known < 0) {
-                PyErr_Clear();
-                unsafe = 1;
-            }
-            else if (!known) {
-                unsafe = 1;
-            }
-            else if (PyUnicode_CheckExact(value)) {
-                unsafe = PyUnicode_GET_LENGTH(value) > limit ||
-                         PyUnicode_FindChar(value, '@', 0, PyUnicode_GET_LENGTH(value), 1) != -1;
-            }
-            else {
-                unsafe = !(PyLong_CheckExact(value) || PyFloat_CheckExact(value) || PyBool_Check(value) ||
-                           value == Py_None);
-            }
-        }
+        int unsafe = attrs_unsafe(attrs, safe, limit, is_secret);
         if (unsafe) {
             PyObject *index = PyLong_FromSsize_t(i);
             if (index == NULL || PyList_Append(found, index) < 0) {

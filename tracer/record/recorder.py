@@ -267,24 +267,21 @@ class Recorder:
 
     def _serialize_batch(self, batch: Any, lines: list[bytes]) -> None:
         """Append ``spans`` lines for a batch taken from the C hot path's buffer."""
-        attrs_list = batch.attrs()
         redactor = self.redactor
-        unsafe = core._speedups.unsafe_rows(attrs_list, redactor.safe_keys, redactor.max_value_chars, redactor.is_secret)
-        for i in unsafe:
-            attrs_list[i] = redactor.attrs(attrs_list[i])
+        for i in batch.unsafe(redactor.safe_keys, redactor.max_value_chars, redactor.is_secret):
+            batch.set_attrs(i, redactor.attrs(batch.attrs_at(i)))
         for start in range(0, len(batch), ROWS_PER_LINE):
             stop = min(start + ROWS_PER_LINE, len(batch))
-            attrs = attrs_list[start:stop]
             counted = self.stats.unserializable
             try:
-                line = batch.dump(start, stop, attrs, self._encode)
+                line = batch.dump(start, stop, self._encode)
             except (TypeError, ValueError):
                 line = b""
             if not line or (len(line) > MAX_LINE_BYTES and stop - start > 1):
                 # A value the C writer left to orjson failed, or the line is too
                 # long: the general path repairs values and splits lines.
                 self.stats.unserializable = counted
-                self._dump_batch(SPANS, batch.rows(start, stop), attrs, lines)
+                self._dump_batch(SPANS, batch.rows(start, stop), batch.attrs_range(start, stop), lines)
             else:
                 lines.append(line)
 
@@ -356,10 +353,10 @@ class Recorder:
         return f"<{kind}>"
 
     def _write(self, lines: list[bytes], records: int = 0) -> None:
-        data = b"".join(lines)
-        err = self.sink.write(data)
+        write_lines = getattr(self.sink, "write_lines", None)
+        err = write_lines(lines) if write_lines is not None else self.sink.write(b"".join(lines))
         if err is None:
-            self.stats.bytes_written += len(data)
+            self.stats.bytes_written += sum(len(line) for line in lines)
             return
         self.stats.write_errors += 1
         self.stats.lost_on_write += records
