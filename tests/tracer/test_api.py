@@ -283,6 +283,38 @@ def test_many_spans_with_repeated_attribute_keys_stay_valid(tmp_path):
     assert [row["attrs"]["i"] for row in rows] == list(range(20_000))
 
 
+def test_attributes_from_keywords_in_any_order_with_name_and_cat_among_them():
+    """name= and cat= are never attributes, wherever they stand among the keywords."""
+    with capture() as cap:
+        for i in range(3):  # the same call site several times
+            with tracer.span(cat="c1", name="kw-first", a=i, b="x") as s:
+                assert s.attrs == {"a": i, "b": "x"}
+        with tracer.span("mid", a=1, cat="c2", b=2):
+            pass
+        with tracer.span("plain"):
+            pass
+        with tracer.span("later", a=1) as s:
+            s.set("b", 2)
+            s.update(c=3)
+            assert s.attrs == {"a": 1, "b": 2, "c": 3}
+        with tracer.span("empty-then-set") as s:
+            assert s.attrs == {}
+            s.set("z", [1, 2])
+        with tracer.span("replaced", a=1) as s:
+            s.attrs = {"only": True}
+    rows = cap.spans
+    assert [(r["name"], r["cat"], r["attrs"]) for r in rows] == [
+        ("kw-first", "c1", {"a": 0, "b": "x"}),
+        ("kw-first", "c1", {"a": 1, "b": "x"}),
+        ("kw-first", "c1", {"a": 2, "b": "x"}),
+        ("mid", "c2", {"a": 1, "b": 2}),
+        ("plain", "", None),
+        ("later", "", {"a": 1, "b": 2, "c": 3}),
+        ("empty-then-set", "", {"z": [1, 2]}),
+        ("replaced", "", {"only": True}),
+    ]
+
+
 def test_names_and_keys_utf8_cannot_hold_are_written_escaped_and_never_raise(caplog):
     """A lone surrogate (from os.fsdecode of a bad path, say) in a name, key or value."""
     with capture() as cap:

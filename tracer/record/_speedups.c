@@ -61,7 +61,8 @@ typedef struct {
     vectorcallfunc vectorcall; /* calls with 0 arguments enter, with 3 exit (see SelfDescr) */
     PyObject *name;
     PyObject *cat;
-    PyObject *attrs;
+    PyObject *attrs;  /* a dict, or the values matching ``keys`` (a tuple): see attrs_pair */
+    PyObject *keys;   /* NULL when ``attrs`` is a dict (or NULL) */
     PyObject *lane;
     PyObject *atoken;
     PyObject *announced;
@@ -114,6 +115,11 @@ typedef struct {
     PyObject *stack;
     long long lane_id;
     int is_task;
+    /* Whose lane it is, to skip the lookup when the same one asks again: a weak
+     * reference to the greenlet (dead greenlets never match, and the greenlet is
+     * never owned), or the thread state's id (never reused) in thread mode. */
+    PyObject *owner_ref;
+    uint64_t owner_thread;
 } LaneEntry;
 
 static LaneEntry cache;
@@ -123,6 +129,8 @@ cache_clear(void)
 {
     Py_CLEAR(cache.lane);
     Py_CLEAR(cache.stack);
+    Py_CLEAR(cache.owner_ref);
+    cache.owner_thread = 0;
 }
 
 /* A lane's id (an int) and whether it is an asyncio task's; -1 with an exception set. */
@@ -169,15 +177,34 @@ cache_fill(PyObject *lane)
         Py_XDECREF(stack);
         return NULL;
     }
-    PyObject *old_lane = cache.lane, *old_stack = cache.stack;
+    PyObject *old_lane = cache.lane, *old_stack = cache.stack, *old_owner = cache.owner_ref;
     cache.lane = lane;
     cache.stack = stack;
     cache.lane_id = lane_id;
     cache.is_task = is_task;
+    cache.owner_ref = NULL;
+    cache.owner_thread = 0;
     /* Released last: a destructor may run Python code, which must find the cache whole. */
     Py_XDECREF(old_lane);
     Py_XDECREF(old_stack);
+    Py_XDECREF(old_owner);
     return &cache;
+}
+
+/* Note whose lane the cache holds (see LaneEntry). */
+static void
+remember_owner(PyObject *glet, uint64_t thread)
+{
+    if (glet != NULL) {
+        PyObject *ref = PyWeakref_NewRef(glet, NULL);
+        if (ref == NULL) {
+            PyErr_Clear(); /* not weak-referenceable: look it up every time */
+        }
+        Py_XSETREF(cache.owner_ref, ref);
+    }
+    else {
+        cache.owner_thread = thread;
+    }
 }
 
 /* The current lane, as LaneRegistry.current would return it. The entry is
@@ -193,41 +220,61 @@ current_lane(void)
         int outside_loop = loop == Py_None;
         Py_DECREF(loop);
         if (outside_loop) {
-            PyObject *lane;
+            PyObject *lane, *glet = NULL;
+            uint64_t thread = 0;
             if (st.getcurrent != NULL) {
-                PyObject *glet = PyObject_CallNoArgs(st.getcurrent);
+                glet = PyObject_CallNoArgs(st.getcurrent);
                 if (glet == NULL) {
                     return NULL;
                 }
+                if (cache.owner_ref != NULL && PyWeakref_GET_OBJECT(cache.owner_ref) == glet) {
+                    Py_DECREF(glet);
+                    return &cache;
+                }
                 lane = PyObject_GetAttr(glet, s_lane_attr);
-                Py_DECREF(glet);
             }
             else {
+                thread = PyThreadState_GetID(PyThreadState_Get());
+                if (cache.owner_thread == thread && cache.lane != NULL) {
+                    return &cache;
+                }
                 lane = PyObject_GetAttr(st.tls, s_tls_lane);
             }
+            LaneEntry *found = NULL;
             if (lane != NULL) {
                 if (lane == cache.lane) { /* checked when it was cached */
                     Py_DECREF(lane);
-                    return &cache;
-                }
-                PyObject *registry = PyObject_GetAttr(lane, s_registry);
-                if (registry != NULL) {
-                    int ours = registry == st.registry;
-                    Py_DECREF(registry);
-                    if (ours) {
-                        return cache_fill(lane);
-                    }
+                    found = &cache;
                 }
                 else {
-                    PyErr_Clear();
+                    PyObject *registry = PyObject_GetAttr(lane, s_registry);
+                    if (registry != NULL) {
+                        int ours = registry == st.registry;
+                        Py_DECREF(registry);
+                        if (ours) {
+                            found = cache_fill(lane);
+                            lane = NULL; /* stolen */
+                        }
+                    }
+                    else {
+                        PyErr_Clear();
+                    }
+                    Py_XDECREF(lane);
                 }
-                Py_DECREF(lane);
-            }
-            else if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                PyErr_Clear();
+                if (found != NULL) {
+                    remember_owner(glet, thread);
+                }
+                Py_XDECREF(glet);
+                if (found != NULL || PyErr_Occurred()) {
+                    return found;
+                }
             }
             else {
-                return NULL;
+                Py_XDECREF(glet);
+                if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                    return NULL;
+                }
+                PyErr_Clear();
             }
         }
     }
@@ -284,7 +331,8 @@ typedef struct {
     PyObject *name;  /* owned */
     PyObject *cat;   /* owned */
     PyObject *error; /* owned, NULL when the span ended without an exception */
-    PyObject *attrs; /* owned, NULL when it has none */
+    PyObject *attrs; /* owned, NULL when it has none; a dict, or a tuple of values for ``keys`` */
+    PyObject *keys;  /* owned, NULL unless ``attrs`` is a tuple of values */
 } Row;
 
 typedef struct {
@@ -311,6 +359,7 @@ rows_release(Row *rows, Py_ssize_t len, Py_ssize_t cap)
         Py_DECREF(rows[i].cat);
         Py_XDECREF(rows[i].error);
         Py_XDECREF(rows[i].attrs);
+        Py_XDECREF(rows[i].keys);
     }
     if (rows != NULL && spare_rows == NULL && cap <= SPARE_ROWS_MAX) {
         spare_rows = rows;
@@ -358,18 +407,60 @@ pending_slot(void)
 
 static PyObject *Span_vectorcall(PyObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames);
 
+/* Attributes are kept as given to span(): the call's keyword names (a tuple the
+ * code object owns, shared by every call) and a tuple of the values. A dict is
+ * made only when someone asks for one (``s.attrs``, ``s.set``, the redactor):
+ * most spans never need it, and a dict costs two allocations and a hash insert
+ * per key, then an iteration to write it. */
+static PyObject *
+attrs_dict(PyObject *keys, PyObject *values)
+{
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        if (PyDict_SetItem(dict, PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(values, i)) < 0) {
+            Py_DECREF(dict);
+            return NULL;
+        }
+    }
+    return dict;
+}
+
+/* Turn ``*attrs``/``*keys`` into a dict (in place); -1 with an exception set. */
+static int
+attrs_materialize(PyObject **attrs, PyObject **keys)
+{
+    if (*keys == NULL) {
+        if (*attrs == NULL) { /* a span without attributes gets its dict when asked */
+            *attrs = PyDict_New();
+            return *attrs == NULL ? -1 : 0;
+        }
+        return 0;
+    }
+    PyObject *dict = attrs_dict(*keys, *attrs);
+    if (dict == NULL) {
+        return -1;
+    }
+    Py_SETREF(*attrs, dict);
+    Py_CLEAR(*keys);
+    return 0;
+}
+
 static SpanObject *
 span_new_raw(PyObject *name, PyObject *cat, PyObject *attrs)
 {
     SpanObject *self = PyObject_GC_New(SpanObject, &SpanType);
     if (self == NULL) {
-        Py_DECREF(attrs);
+        Py_XDECREF(attrs);
         return NULL;
     }
     self->vectorcall = Span_vectorcall;
     self->name = Py_NewRef(name);
     self->cat = Py_NewRef(cat);
     self->attrs = attrs; /* stolen */
+    self->keys = NULL;
     self->lane = NULL;
     self->atoken = NULL;
     self->announced = NULL;
@@ -399,6 +490,7 @@ Span_traverse(SpanObject *self, visitproc visit, void *arg)
     Py_VISIT(self->name);
     Py_VISIT(self->cat);
     Py_VISIT(self->attrs);
+    Py_VISIT(self->keys);
     Py_VISIT(self->lane);
     Py_VISIT(self->atoken);
     Py_VISIT(self->announced);
@@ -411,6 +503,7 @@ Span_clear(SpanObject *self)
     Py_CLEAR(self->name);
     Py_CLEAR(self->cat);
     Py_CLEAR(self->attrs);
+    Py_CLEAR(self->keys);
     Py_CLEAR(self->lane);
     Py_CLEAR(self->atoken);
     Py_CLEAR(self->announced);
@@ -573,7 +666,14 @@ span_exit(SpanObject *self, PyObject *exc_type, PyObject *exc)
     row->cat = Py_NewRef(self->cat);
     row->error = error;
     PyObject *attrs = self->attrs;
-    row->attrs = attrs == NULL || (PyDict_CheckExact(attrs) && PyDict_GET_SIZE(attrs) == 0) ? NULL : Py_NewRef(attrs);
+    if (self->keys != NULL) {
+        row->attrs = Py_NewRef(attrs);
+        row->keys = Py_NewRef(self->keys);
+    }
+    else {
+        row->attrs = attrs == NULL || (PyDict_CheckExact(attrs) && PyDict_GET_SIZE(attrs) == 0) ? NULL : Py_NewRef(attrs);
+        row->keys = NULL;
+    }
     pending.len = buffered + 1;
     if (buffered >= st.soft / 2 && st.wake != NULL && !pending.woken) {
         /* Once: the flusher takes every row when it runs, but it needs the
@@ -663,6 +763,9 @@ Span_set(SpanObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_TypeError, "set() takes 2 arguments (key, value), got %zd", nargs);
         return NULL;
     }
+    if (attrs_materialize(&self->attrs, &self->keys) < 0) {
+        return NULL;
+    }
     PyObject *key = PyObject_Str(args[0]);
     if (key == NULL) {
         return NULL;
@@ -680,6 +783,9 @@ Span_update(SpanObject *self, PyObject *args, PyObject *kwargs)
 {
     if (PyTuple_GET_SIZE(args) != 0) {
         PyErr_SetString(PyExc_TypeError, "update() takes keyword arguments only");
+        return NULL;
+    }
+    if (attrs_materialize(&self->attrs, &self->keys) < 0) {
         return NULL;
     }
     if (kwargs != NULL && PyDict_Update(self->attrs, kwargs) < 0) {
@@ -732,6 +838,23 @@ Span_get_start_ns(SpanObject *self, void *Py_UNUSED(closure))
     return entered_field(self, "start_ns", PyLong_FromLongLong(self->start_ns));
 }
 
+static PyObject *
+Span_get_attrs(SpanObject *self, void *Py_UNUSED(closure))
+{
+    if (attrs_materialize(&self->attrs, &self->keys) < 0) {
+        return NULL;
+    }
+    return Py_NewRef(self->attrs);
+}
+
+static int
+Span_set_attrs(SpanObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    Py_XSETREF(self->attrs, Py_XNewRef(value));
+    Py_CLEAR(self->keys);
+    return 0;
+}
+
 static PyMethodDef Span_methods[] = {
     {"set", (PyCFunction)(void (*)(void))Span_set, METH_FASTCALL,
      "set(key, value): set attribute key; the last value set before the span ends wins."},
@@ -743,7 +866,6 @@ static PyMethodDef Span_methods[] = {
 static PyMemberDef Span_members[] = {
     {"name", T_OBJECT_EX, offsetof(SpanObject, name), 0, NULL},
     {"cat", T_OBJECT_EX, offsetof(SpanObject, cat), 0, NULL},
-    {"attrs", T_OBJECT_EX, offsetof(SpanObject, attrs), 0, NULL},
     {"lane", T_OBJECT_EX, offsetof(SpanObject, lane), 0, NULL},
     {"_atoken", T_OBJECT_EX, offsetof(SpanObject, atoken), 0, NULL},
     {"announced", T_OBJECT_EX, offsetof(SpanObject, announced), 0, NULL},
@@ -754,6 +876,7 @@ static PyMemberDef Span_members[] = {
 static PyGetSetDef Span_getset[] = {
     {"handle", (getter)Span_get_handle, NULL, "A handle to pass to another lane, or None when not recording.", NULL},
     {"id", (getter)Span_get_id, NULL, "The span id (once entered).", NULL},
+    {"attrs", (getter)Span_get_attrs, (setter)Span_set_attrs, "The attributes (a dict).", NULL},
     {"parent", (getter)Span_get_parent, NULL, "The parent span id, 0 for none (once entered).", NULL},
     {"start_ns", (getter)Span_get_start_ns, NULL, "When the span was entered, in ns (once entered).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -789,43 +912,69 @@ learn_safe(PyObject *is_secret, PyObject *key)
     return secret < 0 ? -1 : !secret;
 }
 
-/* 1 when the redactor must look at ``attrs`` (not None): a key not known to be
- * safe, a long string or one with '@' (a URL with credentials), or a value of
- * another type; else 0. The same test as the flusher's pure-Python fast path. */
+/* 1 when the redactor must look at this attribute: a key not known to be safe,
+ * a long string or one with '@' (a URL with credentials), or a value of another
+ * type; else 0. The same test as the flusher's pure-Python fast path. */
 static int
-attrs_unsafe(PyObject *attrs, PyObject *safe, Py_ssize_t limit, PyObject *is_secret)
+pair_unsafe(PyObject *key, PyObject *value, PyObject *safe, Py_ssize_t limit, PyObject *is_secret)
 {
-    if (!PyDict_CheckExact(attrs)) {
+    int known = PySet_Contains(safe, key);
+    if (known == 0 && is_secret != NULL && PyUnicode_CheckExact(key)) {
+        Py_INCREF(key);
+        Py_INCREF(value);
+        known = learn_safe(is_secret, key);
+        Py_DECREF(key);
+        Py_DECREF(value);
+    }
+    if (known <= 0) {
+        PyErr_Clear();
         return 1;
     }
-    Py_ssize_t pos = 0;
-    PyObject *key, *value;
-    while (PyDict_Next(attrs, &pos, &key, &value)) {
-        int known = PySet_Contains(safe, key);
-        if (known == 0 && is_secret != NULL && PyUnicode_CheckExact(key)) {
-            Py_INCREF(attrs);
-            Py_INCREF(key);
-            Py_INCREF(value);
-            known = learn_safe(is_secret, key);
-            Py_DECREF(key);
-            Py_DECREF(value);
-            Py_DECREF(attrs);
+    if (PyUnicode_CheckExact(value)) {
+        return PyUnicode_GET_LENGTH(value) > limit ||
+               PyUnicode_FindChar(value, '@', 0, PyUnicode_GET_LENGTH(value), 1) != -1;
+    }
+    return !(PyLong_CheckExact(value) || PyFloat_CheckExact(value) || PyBool_Check(value) || value == Py_None);
+}
+
+/* pair_unsafe for a whole attribute dict (not None), or for keys and their values. */
+static int
+attrs_unsafe(PyObject *attrs, PyObject *keys, PyObject *safe, Py_ssize_t limit, PyObject *is_secret)
+{
+    int unsafe = 0;
+    Py_INCREF(attrs);
+    if (keys != NULL) {
+        Py_INCREF(keys);
+        for (Py_ssize_t i = 0; !unsafe && i < PyTuple_GET_SIZE(keys); i++) {
+            unsafe = pair_unsafe(PyTuple_GET_ITEM(keys, i), PyTuple_GET_ITEM(attrs, i), safe, limit, is_secret);
         }
-        if (known <= 0) {
-            PyErr_Clear();
-            return 1;
-        }
-        if (PyUnicode_CheckExact(value)) {
-            if (PyUnicode_GET_LENGTH(value) > limit ||
-                PyUnicode_FindChar(value, '@', 0, PyUnicode_GET_LENGTH(value), 1) != -1) {
-                return 1;
-            }
-        }
-        else if (!(PyLong_CheckExact(value) || PyFloat_CheckExact(value) || PyBool_Check(value) || value == Py_None)) {
-            return 1;
+        Py_DECREF(keys);
+    }
+    else if (!PyDict_CheckExact(attrs)) {
+        unsafe = 1;
+    }
+    else {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (!unsafe && PyDict_Next(attrs, &pos, &key, &value)) {
+            unsafe = pair_unsafe(key, value, safe, limit, is_secret);
         }
     }
-    return 0;
+    Py_DECREF(attrs);
+    return unsafe;
+}
+
+/* A row's attributes as a dict (made from keys and values when so kept), or None. */
+static PyObject *
+row_attrs(Row *row)
+{
+    if (row->attrs == NULL) {
+        Py_RETURN_NONE;
+    }
+    if (row->keys != NULL) {
+        return attrs_dict(row->keys, row->attrs);
+    }
+    return Py_NewRef(row->attrs);
 }
 
 /* --- SpanBatch: buffered spans taken by the flusher ---------------------------- */
@@ -880,14 +1029,11 @@ Batch_unsafe(BatchObject *self, PyObject *args)
         return NULL;
     }
     for (Py_ssize_t i = 0; i < self->len; i++) {
-        PyObject *attrs = self->rows[i].attrs;
-        if (attrs == NULL) {
+        Row *row = &self->rows[i];
+        if (row->attrs == NULL) {
             continue;
         }
-        Py_INCREF(attrs);
-        int unsafe = attrs_unsafe(attrs, safe, limit, is_secret);
-        Py_DECREF(attrs);
-        if (unsafe) {
+        if (attrs_unsafe(row->attrs, row->keys, safe, limit, is_secret)) {
             PyObject *index = PyLong_FromSsize_t(i);
             if (index == NULL || PyList_Append(found, index) < 0) {
                 Py_XDECREF(index);
@@ -918,8 +1064,7 @@ Batch_attrs_at(BatchObject *self, PyObject *arg)
     if ((i == -1 && PyErr_Occurred()) || batch_index(self, i) < 0) {
         return NULL;
     }
-    PyObject *attrs = self->rows[i].attrs;
-    return Py_NewRef(attrs != NULL ? attrs : Py_None);
+    return row_attrs(&self->rows[i]);
 }
 
 /* set_attrs(i, attrs): replace row i's attributes (the redactor's cleaned copy). */
@@ -932,6 +1077,7 @@ Batch_set_attrs(BatchObject *self, PyObject *args)
         return NULL;
     }
     Py_XSETREF(self->rows[i].attrs, attrs == Py_None ? NULL : Py_NewRef(attrs));
+    Py_CLEAR(self->rows[i].keys);
     Py_RETURN_NONE;
 }
 
@@ -948,8 +1094,12 @@ Batch_attrs_range(BatchObject *self, PyObject *args)
         return NULL;
     }
     for (Py_ssize_t i = start; i < stop; i++) {
-        PyObject *attrs = self->rows[i].attrs;
-        PyList_SET_ITEM(list, i - start, Py_NewRef(attrs != NULL ? attrs : Py_None));
+        PyObject *attrs = row_attrs(&self->rows[i]);
+        if (attrs == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i - start, attrs);
     }
     return list;
 }
@@ -1285,6 +1435,22 @@ out_value(Out *out, PyObject *value, int depth)
     return out_encoded(out, value);
 }
 
+/* An attribute object from keyword names and their values. */
+static int
+out_pairs(Out *out, PyObject *keys, PyObject *values)
+{
+    if (OUT_LITERAL(out, "{") < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        if ((i > 0 && OUT_LITERAL(out, ",") < 0) || out_str(out, PyTuple_GET_ITEM(keys, i)) < 0 ||
+            OUT_LITERAL(out, ":") < 0 || out_value(out, PyTuple_GET_ITEM(values, i), 1) < 0) {
+            return -1;
+        }
+    }
+    return OUT_LITERAL(out, "}");
+}
+
 /* The output buffer, kept between lines (NULL while a dump uses it). */
 static char *spare_out;
 static size_t spare_out_cap;
@@ -1349,10 +1515,16 @@ Batch_dump(BatchObject *self, PyObject *args)
         goto fail;
     }
     for (Py_ssize_t i = start; i < stop && i < self->len; i++) { /* a callback may run Python code */
-        PyObject *item = Py_NewRef(self->rows[i].attrs != NULL ? self->rows[i].attrs : Py_None);
-        int rc = (i > start && OUT_LITERAL(&out, ",") < 0) || out_value(&out, item, 1) < 0;
+        Row *row = &self->rows[i];
+        if (i > start && OUT_LITERAL(&out, ",") < 0) {
+            goto fail;
+        }
+        PyObject *item = Py_NewRef(row->attrs != NULL ? row->attrs : Py_None);
+        PyObject *keys = Py_XNewRef(row->keys);
+        int rc = keys != NULL ? out_pairs(&out, keys, item) : out_value(&out, item, 1);
         Py_DECREF(item);
-        if (rc) {
+        Py_XDECREF(keys);
+        if (rc < 0) {
             goto fail;
         }
     }
@@ -1424,6 +1596,41 @@ pending_fn(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
 
 /* --- module functions ---------------------------------------------------------- */
 
+/* The attribute names of a call: its keyword names without name= and cat= (at
+ * taken_at). Calls from one line of code pass the same kwnames tuple each time,
+ * so the filtered tuple is cached by the tuple it came from (held, so that its
+ * address is never reused while cached). */
+#define NAMES_CACHE 32
+static PyObject *names_from[NAMES_CACHE], *names_to[NAMES_CACHE];
+
+static PyObject *
+attribute_names(PyObject *kwnames, const Py_ssize_t taken_at[2])
+{
+    if (taken_at[0] < 0) {
+        return Py_NewRef(kwnames);
+    }
+    size_t slot = ((uintptr_t)kwnames >> 4) % NAMES_CACHE;
+    if (names_from[slot] == kwnames) {
+        return Py_NewRef(names_to[slot]);
+    }
+    Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+    PyObject *names = PyTuple_New(nkw - (taken_at[1] >= 0 ? 2 : 1));
+    if (names == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0, k = 0; i < nkw; i++) {
+        if (i != taken_at[0] && i != taken_at[1]) {
+            PyTuple_SET_ITEM(names, k++, Py_NewRef(PyTuple_GET_ITEM(kwnames, i)));
+        }
+    }
+    PyObject *old_from = names_from[slot], *old_to = names_to[slot];
+    names_from[slot] = Py_NewRef(kwnames);
+    names_to[slot] = Py_NewRef(names);
+    Py_XDECREF(old_from);
+    Py_XDECREF(old_to);
+    return names;
+}
+
 /* span(name, cat="", **attrs) */
 static PyObject *
 span_fn(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
@@ -1471,24 +1678,38 @@ span_fn(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs, Py
     if (st.active == NULL) {
         return Py_NewRef(st.noop);
     }
-    PyObject *attrs = PyDict_New();
-    if (attrs == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < nkw; i++) {
-        PyObject *key = PyTuple_GET_ITEM(kwnames, i);
-        if (i == taken_at[0] || i == taken_at[1]) {
-            continue;
-        }
-        if (PyDict_SetItem(attrs, key, args[nargs + i]) < 0) {
-            Py_DECREF(attrs);
-            return NULL;
-        }
-    }
     if (cat == NULL) {
         cat = s_empty;
     }
-    return (PyObject *)span_new_raw(name, cat, attrs);
+    PyObject *keys = NULL, *values = NULL;
+    if (nkw > taken) {
+        keys = attribute_names(kwnames, taken_at);
+        values = keys == NULL ? NULL : PyTuple_New(nkw - taken);
+        if (values == NULL) {
+            Py_XDECREF(keys);
+            return NULL;
+        }
+        int atomic = 1;
+        for (Py_ssize_t i = 0, k = 0; i < nkw; i++) {
+            if (i == taken_at[0] || i == taken_at[1]) {
+                continue;
+            }
+            PyObject *value = args[nargs + i];
+            PyTuple_SET_ITEM(values, k++, Py_NewRef(value));
+            atomic &= PyLong_CheckExact(value) || PyUnicode_CheckExact(value) || PyFloat_CheckExact(value) ||
+                      value == Py_None || PyBool_Check(value);
+        }
+        if (atomic) { /* it can be in no cycle: the garbage collector may skip it */
+            PyObject_GC_UnTrack(values);
+        }
+    }
+    SpanObject *span = span_new_raw(name, cat, values);
+    if (span == NULL) {
+        Py_XDECREF(keys);
+        return NULL;
+    }
+    span->keys = keys;
+    return (PyObject *)span;
 }
 
 static PyObject *
@@ -1597,7 +1818,7 @@ unsafe_rows_fn(PyObject *Py_UNUSED(module), PyObject *args)
         if (attrs == Py_None) {
             continue;
         }
-        int unsafe = attrs_unsafe(attrs, safe, limit, is_secret);
+        int unsafe = attrs_unsafe(attrs, NULL, safe, limit, is_secret);
         if (unsafe) {
             PyObject *index = PyLong_FromSsize_t(i);
             if (index == NULL || PyList_Append(found, index) < 0) {
