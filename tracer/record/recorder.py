@@ -275,7 +275,7 @@ class Recorder:
             counted = self.stats.unserializable
             try:
                 line = batch.dump(start, stop, self._encode)
-            except (TypeError, ValueError):
+            except Exception:  # orjson refused a value (or memory ran out): the general path decides
                 line = b""
             if not line or (len(line) > MAX_LINE_BYTES and stop - start > 1):
                 # A value the C writer left to orjson failed, or the line is too
