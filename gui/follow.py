@@ -6,10 +6,12 @@ thread (``gui.follow_build``) waits for the files to change, reads and
 merges what was appended, and builds the viewer's data off the GUI thread:
 a snapshot of the trace (its own columns: nothing changes under the
 painting), its row index, the hazards. It reaches Qt only through a queued
-signal; a single-shot timer coalesces what arrived into one swap per turn
-of the event loop, and the builder starts the next update at most every
-``COALESCE_MS`` (less often when building takes longer), so a writer
-appending a thousand times a second still costs a few repaints.
+signal, and is shown as soon as the GUI thread gets it. The builder
+coalesces: it starts the next update at most every ``COALESCE_MS`` (less
+often when updates cost more: it keeps the viewer at most half busy with
+them), and only once the window took the last one, from everything that
+arrived meanwhile, so a writer appending a thousand times a second still
+costs a few repaints, each painted once.
 
 The swap is in place (``gui.follow_swap``): the view range, the scroll, the
 hidden lanes and pivot, the selected hazard and span all stay, and the frame
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
@@ -76,9 +79,11 @@ class FollowController(QtCore.QObject):
         self.coalesce_ms = coalesce_ms
         self.following = True
         self.updates = 0
+        self.show_cost_s = 0.0  # what showing the last update cost the GUI thread: its swap and its paint
         self.rate = 0.0  # spans per second arriving, over the last second
         self._arrived = 0
         self._shown: ViewerData | None = None
+        self._swap_s = 0.0  # what the last swap cost (its paint is added once painted)
         self._latest: Update | None = None
         # Updates travel from the builder's thread in this deque, not as a signal's argument: a queued
         # signal then carries no Python object across threads (only the notice that one is there).
@@ -87,9 +92,6 @@ class FollowController(QtCore.QObject):
         self._all_in_view = True  # following shows all of a short trace (until the user zooms in)
         self.level_hint: int | None = None  # the level of detail the view was drawn at (the builder prepares it)
         self._stopped = False
-        self._timer = QtCore.QTimer(self)  # coalesces what the builder sends into one swap per event-loop turn
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._show_latest)
         self.built.connect(self._received, QtCore.Qt.ConnectionType.QueuedConnection)
         self._rate_timer = QtCore.QTimer(self)
         self._rate_timer.setInterval(1000)
@@ -139,7 +141,6 @@ class FollowController(QtCore.QObject):
         if self._stopped:
             return
         self._stopped = True
-        self._timer.stop()
         self._rate_timer.stop()
         self._builder.stop()
         self.follower.stop()
@@ -164,7 +165,13 @@ class FollowController(QtCore.QObject):
 
     # --- updates --------------------------------------------------------------------------------
     def _received(self) -> None:
-        """The builder has built (queued into this thread): show the newest at the next turn of the event loop."""
+        """The builder has built (queued into this thread): show the newest at once.
+
+        The builder coalesces: it builds the next update only once this one
+        was taken, from everything that arrived meanwhile, so there is no
+        backlog to wait for here (a timer would only add a turn of the
+        event loop to every update).
+        """
         if self._stopped:
             return
         while self.inbox:
@@ -172,8 +179,7 @@ class FollowController(QtCore.QObject):
             if self._latest is not None:  # not shown yet: keep what it carried
                 update.merge(self._latest)
             self._latest = update
-        if not self._timer.isActive():
-            self._timer.start(0)
+        self._show_latest()
 
     def _show_latest(self) -> None:
         update, self._latest = self._latest, None
@@ -189,7 +195,9 @@ class FollowController(QtCore.QObject):
                 return
         self._arrived += update.spans
         if update.data is not None:
+            started = time.perf_counter()
             self._show(update.data, hazards_changed=update.hazards_changed)
+            self._swap_s = time.perf_counter() - started
         for index, hazard in update.decided:
             self.hazardFound.emit(hazard)
             if hazard.cls in NOTIFY:
@@ -233,18 +241,27 @@ class FollowController(QtCore.QObject):
         if hazards_changed:
             refresh_hazards(window, newest=self.following)
         refresh_status(window, data)
-        self._after_paint(data)
         if self.following:
             self._scroll_to_end()
+        self._after_paint(data)
 
     def _after_paint(self, data: ViewerData) -> None:
         timeline = self.window.timeline
         if timeline is not None:
+            # The view box moves its contents to a new range only when the scene is about to paint; moved
+            # then, the move asks for a second paint of the whole view. Moved now, one paint shows the update.
+            timeline.vb.updateMatrix()
             x0, x1 = timeline.x_range()
             ns_per_px = (x1 - x0) / max(timeline.vb.width(), 1.0)
             self.level_hint = math.floor(math.log2(ns_per_px)) if ns_per_px >= 2 else 0
-            timeline.spans.on_painted = lambda: self.painted.emit(data.trace)
+            timeline.spans.on_painted = lambda: self._painted(data)
             timeline.spans.update()
+
+    def _painted(self, data: ViewerData) -> None:
+        """An update is on screen: note what showing it cost (the builder paces the next ones by it)."""
+        timeline = self.window.timeline
+        self.show_cost_s = self._swap_s + (timeline.spans.last_paint_s if timeline is not None else 0.0)
+        self.painted.emit(data.trace)
 
     # --- following the end ------------------------------------------------------------------------
     def _scroll_to_end(self) -> None:

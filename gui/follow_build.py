@@ -21,6 +21,9 @@ from tracer.analysis.follow_hazards import LiveHazard, live_analysis
 from .data import ViewerData
 from .rows import RowIndex
 
+BUSY_SHARE = 0.5  # updates may keep the viewer's interpreter busy this share of the time, at most
+COST_WEIGHT = 0.2  # the weight of the last update in the running cost (one slow update barely moves it)
+
 
 class Update:
     """What the builder hands the window: the data to show (None: nothing new to draw), hazards, notices."""
@@ -47,9 +50,13 @@ class Builder(threading.Thread):
     """Merge what the follower read and build the viewer's data (snapshot, row index, hazards) off the GUI thread.
 
     The next update is built while the window shows the last one, not sooner
-    than ``coalesce_ms`` after the last was started, and only once the window
-    took the last one: an update waiting for a busy window is never followed
-    by another built behind it (it would be stale when shown); the next build
+    than ``coalesce_ms`` after the last was started, nor sooner than what the
+    last update cost (building it, and showing and painting it on the GUI
+    thread) allows for ``BUSY_SHARE`` (a large trace is updated less often
+    than a small one: the viewer stays responsive, and updates never queue
+    up behind a saturated interpreter), and only once the window took the
+    last one: an update waiting for a busy window is never followed by
+    another built behind it (it would be stale when shown); the next build
     takes everything that arrived meanwhile. The row index is carried from
     update to update (``RowIndex.following``), and the level of detail the
     view draws at is built here too, so painting finds it ready.
@@ -67,6 +74,7 @@ class Builder(threading.Thread):
         self._hazards_seen: Any = None
         self._index: RowIndex | None = None  # the last update's row index (the next one derives from it)
         self.last_cost_s = 0.0
+        self.cost_s = 0.0  # running average of an update's cost: building it, showing and painting it
 
     def halt(self) -> None:
         """Stop building (from any thread); nothing more is emitted."""
@@ -112,7 +120,13 @@ class Builder(threading.Thread):
             except RuntimeError:  # the window (and the controller with it) was deleted meanwhile
                 break
             self.last_cost_s = time.perf_counter() - started
-            self._halt.wait(max(0.0, self.controller.coalesce_ms / 1000 - self.last_cost_s))
+            self._halt.wait(max(0.0, self.interval_s() - self.last_cost_s))
+
+    def interval_s(self) -> float:
+        """Return how long after the start of the last build the next may start (see the class docstring)."""
+        cost = self.last_cost_s + self.controller.show_cost_s
+        self.cost_s = cost if self.cost_s == 0.0 else (1 - COST_WEIGHT) * self.cost_s + COST_WEIGHT * cost
+        return max(self.controller.coalesce_ms / 1000, self.cost_s / BUSY_SHARE)
 
     def _build(self, first: bool) -> Update:
         follower = self.follower

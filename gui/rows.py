@@ -39,6 +39,7 @@ _LEVELS_KEPT = 4
 _DOMINANT_BINS = 2_000_000  # bincount bins per chunk when finding each bucket's dominant category
 _ROOM = 1.5  # a row's region holds this many times its spans (plus ``_ROOM_MIN``): appends seldom move it
 _ROOM_MIN = 16
+_BLOCK_COPY_ROWS = 64  # rows moved at once up to which each is copied as a block
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class RowIndex:
         self.open_by_pos = cols["open"]
         self._levels: OrderedDict[int, tuple[Layer, Layer]] = OrderedDict()
         # Levels of the index this one follows, with where they stop being valid (see ``_level_after``).
-        self._carried: dict[int, tuple[tuple[Layer, Layer], int, np.ndarray]] = {}
+        self._carried: dict[int, tuple[tuple[Layer, Layer], int, np.ndarray, np.ndarray]] = {}
 
     @classmethod
     def following(cls, previous: RowIndex | None, trace: Trace, stable_rows: int) -> RowIndex:
@@ -287,10 +288,7 @@ class RowIndex:
             store.room[move] = new_lo[move] + need
         cols = store.cols
         if len(move):
-            src = _concat_ranges(lo[move], lo[move] + keep[move])
-            dst = _concat_ranges(new_lo[move], new_lo[move] + keep[move])
-            for name, column in cols.items():
-                column[dst] = source.cols[name][src]
+            _copy_rows(source.cols, cols, lo[move], new_lo[move], keep[move])
         ptr = np.concatenate(([0], np.cumsum(added)))
         pos = new_lo[item_rows] + keep[item_rows] + (np.arange(len(items), dtype=np.int64) - ptr[item_rows])
         store.write(pos, trace, items, item_rows, previous.t0_ns)
@@ -308,9 +306,8 @@ class RowIndex:
         self._publish(new_lo, new_lo + total)
         # Rows from ``first`` on, old (replaced) and new, start no earlier than the last stable row.
         since_ns = int(spans.start_ns[first - 1]) - self.t0_ns if first > 0 else np.iinfo(np.int64).min // 2
-        redone = redo.copy()
-        redone[move] = True  # moved rows: the previous levels' items there point at old positions
-        self._carried = {k: (level, since_ns, redone) for k, level in previous._levels.items()}
+        shift = new_lo - lo  # a moved row's items keep their order: the previous levels' items there point this far back
+        self._carried = {k: (level, since_ns, redo, shift) for k, level in previous._levels.items()}
         return True
 
     def level(self, k: int) -> tuple[Layer, Layer]:
@@ -359,18 +356,21 @@ class RowIndex:
                                np.full(len(first), -1, np.int64), np.zeros(len(first), np.int8))
         return spans, buckets
 
-    def _level_after(self, k: int, old: tuple[Layer, Layer], since_ns: int, redone: np.ndarray) -> tuple[Layer, Layer]:
+    def _level_after(self, k: int, old: tuple[Layer, Layer], since_ns: int, redone: np.ndarray,
+                     shift: np.ndarray) -> tuple[Layer, Layer]:
         """Return level ``k`` from the previous index's: its items before the bucket of ``since_ns``, then the rest built.
 
         Raw items that start before ``since_ns`` are the previous index's,
-        at the same positions, except in the rows ``redone`` (moved or
-        written again): those rows are built whole.
+        in the same order, ``shift`` positions further per row (rows moved
+        to other columns), except in the rows ``redone`` (written again):
+        those rows are built whole.
         """
         cut = (since_ns >> k) << k  # buckets start on multiples of 2**k: the bucket of ``since_ns`` is built again
         raw = self.raw
         fresh = _concat_ranges(np.where(redone, raw.lo, _row_cuts(raw, cut)), raw.hi)
         parts = self._level_items(k, fresh)
-        return _joined(self.n_rows, old[0], parts[0], cut, redone), _joined(self.n_rows, old[1], parts[1], cut, redone)
+        return (_joined(self.n_rows, old[0], parts[0], cut, redone, shift),
+                _joined(self.n_rows, old[1], parts[1], cut, redone, shift))
 
     def span_at(self, row: int, t: float, tolerance_ns: float) -> int:
         """Return the span row drawn at time ``t`` (ns since start) on drawing row ``row``, or -1.
@@ -433,8 +433,11 @@ def _row_cuts(layer: Layer, t: int) -> np.ndarray:
                     np.int64).reshape(len(lo))
 
 
-def _joined(n_rows: int, old: Layer, fresh: Layer, cut: int, redone: np.ndarray) -> Layer:
-    """Return, per row, the items of ``old`` that start before ``cut`` (none in rows ``redone``) then those of ``fresh``."""
+def _joined(n_rows: int, old: Layer, fresh: Layer, cut: int, redone: np.ndarray, shift: np.ndarray) -> Layer:
+    """Return, per row, the items of ``old`` that start before ``cut`` (none in rows ``redone``) then those of ``fresh``.
+
+    The raw positions (``src``) of the items kept move by their row's ``shift``.
+    """
     keep = _concat_ranges(old.lo, np.where(redone, old.lo, _row_cuts(old, cut)))
     add = fresh.positions()
     row = np.concatenate((old.row[keep], fresh.row[add]))
@@ -443,9 +446,32 @@ def _joined(n_rows: int, old: Layer, fresh: Layer, cut: int, redone: np.ndarray)
     def both(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.concatenate((a[keep], b[add]))[order]
 
-    src = both(old.src, fresh.src) if old.src is not None and fresh.src is not None else None
+    src = None
+    if old.src is not None and fresh.src is not None:
+        kept = old.src[keep]
+        kept = np.where(kept >= 0, kept + shift[old.row[keep]], kept)  # merged buckets (-1) point nowhere
+        src = np.concatenate((kept, fresh.src[add]))[order]
     return Layer.packed(n_rows, row[order], both(old.start, fresh.start), both(old.end, fresh.end),
                         both(old.cat, fresh.cat), both(old.weight, fresh.weight), src, both(old.style, fresh.style))
+
+
+def _copy_rows(source: dict[str, np.ndarray], target: dict[str, np.ndarray], lo: np.ndarray, new_lo: np.ndarray,
+               count: np.ndarray) -> None:
+    """Copy ``count[r]`` items of each row from ``source`` at ``lo[r]`` to ``target`` at ``new_lo[r]``, every column.
+
+    Rows are copied as blocks (a memory copy each) while they are few: a
+    gather through an index of every position costs several times more.
+    """
+    if len(lo) <= _BLOCK_COPY_ROWS:
+        for a, b, n in zip(lo.tolist(), new_lo.tolist(), count.tolist()):
+            if n:
+                for name, column in target.items():
+                    column[b : b + n] = source[name][a : a + n]
+        return
+    src = _concat_ranges(lo, lo + count)
+    dst = _concat_ranges(new_lo, new_lo + count)
+    for name, column in target.items():
+        column[dst] = source[name][src]
 
 
 def _run_starts(row: np.ndarray, key: np.ndarray) -> np.ndarray:

@@ -162,3 +162,46 @@ def test_a_steady_writer_is_carried_not_built_again(tmp_path):
 def test_the_row_index_of_a_recorded_trace_followed_in_chunks(tmp_path):
     data = (Path(__file__).resolve().parents[2] / "sample_traces" / "nova-1896463-buggy.jsonl").read_bytes()
     follow_in_chunks(tmp_path, data, random.Random(3), 2000)
+
+
+def test_levels_are_carried_across_rows_moved_and_columns_packed(tmp_path, monkeypatch):
+    """Rows that move to other columns (a row outgrew its room, or the columns were packed again) keep their levels.
+
+    Their items are where they were in the row, only further on: the level items before the last stable
+    span are the previous level's, their positions shifted, never built again (a level of every span
+    would cost the painting thread O(spans) at each move).
+    """
+    built: list[int] = []
+    level_items = RowIndex._level_items
+    monkeypatch.setattr(RowIndex, "_level_items", lambda self, k, pos: built.append(len(pos)) or level_items(self, k, pos))
+    path = tmp_path / "steady.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    os.write(fd, orjson.dumps(header()) + b"\n")
+    follower = Follower([str(path)])
+    index: RowIndex | None = None
+    packed = 0
+    next_id, per_write = 1, 40
+    try:
+        for write in range(150):
+            rows = []
+            for k in range(per_write // 2):
+                start = MONO + 1_000_000 * write + 20_000 * k
+                lane = int(k % 5 == 0)
+                rows.append([next_id + 1, next_id, lane, start + 1_000, start + 9_000, "child", "db", None])
+                rows.append([next_id, 0, lane, start, start + 15_000, "request", "rpc", None])
+                next_id += 2
+            os.write(fd, orjson.dumps({"type": "spans", "rows": rows, "attrs": [None] * len(rows)}) + b"\n")
+            follower.look()
+            follower.apply()
+            trace = follower.live.snapshot()
+            previous = index
+            index = RowIndex.following(previous, trace, follower.live.take_stable_rows())
+            built.clear()
+            index.level(10)
+            packed += previous is not None and index._store is not previous._store
+            if write > 1:
+                assert sum(built) <= 3 * per_write, (write, built)  # the new spans (and a bucket), not every span
+            assert_same(snapshot(RowIndex(trace)), snapshot(index))
+    finally:
+        os.close(fd)
+    assert packed >= 3  # every row moved to new columns, several times, and the levels were carried

@@ -57,6 +57,8 @@ _ERROR_NEXT = int.from_bytes(b']],[', "little")  # after an error's last string,
 _LOW4 = U64((1 << 32) - 1)
 _MUL = U64(0x9E3779B97F4A7C15)
 _MAX_DIGITS = 19  # 19 digits never overflow uint64; longer numbers take the general path
+_INTEGER_COLUMNS = ("id", "parent", "lane", "start_ns", "end_ns")
+_STACKED_ROWS = 8192  # up to this many rows, the integer columns are converted as one
 
 
 @dataclass
@@ -360,13 +362,7 @@ class SpanScanner:
         k = np.minimum(np.maximum(k, 4), len(c) - 1)
         row_ok &= c[k - 4] > start
         row_ok &= (k < 5) | (c[np.maximum(k - 5, 0)] < start)
-        columns: dict[str, np.ndarray] = {}
-        begin = start
-        for j, column in enumerate(("id", "parent", "lane", "start_ns", "end_ns")):
-            stop = c[k - 4 + j]
-            columns[column], ok = _integers(text, a, begin, stop)
-            row_ok &= ok
-            begin = stop + 1
+        columns = self._integer_columns(text, a, start, [c[k - 4 + j] for j in range(len(_INTEGER_COLUMNS))], row_ok)
         row_ok &= columns["id"] != 0
         for column in ("lane", "start_ns", "end_ns"):
             row_ok &= columns[column] < U64(TIME_LIMIT)
@@ -403,6 +399,29 @@ class SpanScanner:
         accepted = ~bad_line
         accepted[np.bincount(row_line, minlength=nlines) == 0] = False  # no rows read: let the general path say why
         return Scanned(accepted, columns, row_line, index, errors)
+
+    @staticmethod
+    def _integer_columns(text: bytes, a: np.ndarray, start: np.ndarray, stops: list[np.ndarray],
+                         row_ok: np.ndarray) -> dict[str, np.ndarray]:
+        """Return the integer columns, each running from after the previous one's comma to its own; clear ``row_ok`` where one is not.
+
+        Few rows (a follower's read) are converted as one column: the
+        conversion costs a few dozen numpy calls whatever its length, and
+        converting each column apart would pay them five times. Many rows
+        (a load) are converted column by column, each loaded only as wide as
+        its longest number.
+        """
+        begins = [start, *(stop + 1 for stop in stops[:-1])]
+        nrows = len(start)
+        if nrows > _STACKED_ROWS:
+            columns = {}
+            for column, begin, stop in zip(_INTEGER_COLUMNS, begins, stops):
+                columns[column], ok = _integers(text, a, begin, stop)
+                row_ok &= ok
+            return columns
+        values, ok = _integers(text, a, np.concatenate(begins), np.concatenate(stops))
+        row_ok &= ok.reshape(len(stops), nrows).all(axis=0)
+        return {column: values[j * nrows : (j + 1) * nrows] for j, column in enumerate(_INTEGER_COLUMNS)}
 
     @staticmethod
     def _errors(text: bytes, rows: np.ndarray, begin: np.ndarray, end: np.ndarray, row_ok: np.ndarray) -> dict[int, tuple[str, str]]:

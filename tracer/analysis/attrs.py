@@ -20,9 +20,13 @@ are reported missing, once, with file and line, through ``Problems``; an item
 that is neither an object nor null is reported and read as ``{}``. Nothing a
 blob holds makes reading raise.
 
-The store is appended to by one loader and read-only afterwards; reads are
-safe from several threads (a lock guards the cache and the reporting; decoding
-happens outside it).
+The store is appended to by one writer (a loader, or a follower that goes on
+appending while others read); reads are safe from several threads (a lock
+guards the cache and the reporting; decoding happens outside it). Readers see
+the batches *published* by the writer's last ``seal`` and never seal
+themselves: a seal from a reader, in the middle of the writer's ``add``,
+would cut the pieces of the blob being built apart from the offsets already
+given to them.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class AttrStore:
         self._parts: list[Any] = []  # pieces of the blob being built
         self._parts_bytes = 0
         self._refs = 0
+        self._published = 0  # batches a reader may see: sealed, with their blob in ``blobs``
+        self._published_refs = 0  # refs of those batches
         self._report = report
         self._lock = threading.Lock()
         self._cache: OrderedDict[int, list[Any]] = OrderedDict()
@@ -167,6 +173,8 @@ class AttrStore:
         elif self._parts:
             self.blobs.append(b"")
         self._parts, self._parts_bytes = [], 0
+        self._published_refs = self._refs  # after the blob is in place: a reader of these refs finds it
+        self._published = len(self._first)
 
     def check(self, first_batch: int = 0) -> None:
         """Decode the batches from ``first_batch`` on, reporting what is wrong with them (strict loads)."""
@@ -177,7 +185,7 @@ class AttrStore:
     # --- reading ---------------------------------------------------------------
     def get(self, ref: int) -> dict[str, Any]:
         """Return the attributes of ``ref`` as a fresh dict; ``{}`` when there are none or -1."""
-        if not 0 <= ref < self._refs:
+        if not 0 <= ref < self._published_refs:
             return {}
         batch = bisect_right(self._first, ref) - 1
         with self._lock:
@@ -227,21 +235,25 @@ class AttrStore:
         return out
 
     def batch_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Return the batches as columns ``(blob, start, stop, first ref, rows)`` (int64), for byte-level scans.
+        """Return the published batches as columns ``(blob, start, stop, first ref, rows)`` (int64), for byte-level scans.
 
         Batch ``b``'s JSON array is ``blobs[blob[b]][start[b]:stop[b]]``, its
-        rows have refs ``first[b] .. first[b] + rows[b] - 1``.
+        rows have refs ``first[b] .. first[b] + rows[b] - 1``. Batches added
+        since the writer's last ``seal`` are left out (no row of a trace
+        handed out refers to them yet).
         """
-        self.seal()
-        return tuple(np.array(a, np.int64) for a in (self._blob, self._start, self._stop, self._first, self._rows))  # type: ignore[return-value]
+        n = self._published
+        columns = (self._blob, self._start, self._stop, self._first, self._rows)
+        return tuple(np.array(a[:n], np.int64) for a in columns)  # type: ignore[return-value]
 
     def _grouped(self, refs: np.ndarray) -> list[tuple[list[int], int, list[int]]]:
         """Group ``refs`` by batch: ``[(positions in refs, batch, items in the batch)]``."""
         refs = np.asarray(refs, np.int64)
-        wanted = np.flatnonzero((refs >= 0) & (refs < self._refs))
+        wanted = np.flatnonzero((refs >= 0) & (refs < self._published_refs))
         if len(wanted) == 0:
             return []
-        first = np.frombuffer(self._first, np.int64)
+        # A copy: a view would pin the array's buffer, and the writer's next ``add`` could not grow it.
+        first = np.frombuffer(self._first[: self._published], np.int64)
         batches = np.searchsorted(first, refs[wanted], "right") - 1
         order = np.argsort(batches, kind="stable")
         wanted, batches = wanted[order], batches[order]

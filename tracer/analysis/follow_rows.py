@@ -25,6 +25,17 @@ OPEN_DTYPES = RowTable.dtypes(OPEN_COLUMNS)
 MARK_DTYPES = RowTable.dtypes(MARK_COLUMNS)
 
 
+def _empty(dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Return empty read-only columns, shared by the reads without rows of that kind (most hold no unfinished spans or marks)."""
+    columns = {name: np.zeros(0, dtype) for name, dtype in dtypes.items()}
+    for column in columns.values():
+        column.flags.writeable = False
+    return columns
+
+
+_NO_SPANS, _NO_OPENS, _NO_MARKS = _empty(SPAN_DTYPES), _empty(OPEN_DTYPES), _empty(MARK_DTYPES)
+
+
 @dataclass
 class SegmentRows:
     """The rows one read added to one process of a followed file, and that process's facts so far.
@@ -51,16 +62,18 @@ class SegmentRows:
     @classmethod
     def copy_of(cls, source: int, path: str, data: FileData, sinks: Sinks, settled: bool = True) -> SegmentRows:
         """Copy the rows ``data`` points at in ``sinks`` (before the parser reuses them)."""
-        def cut(columns: Columns, rows: tuple[int, int], dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
-            return {name: columns[name][rows[0] : rows[1]].copy() for name in dtypes}
+        def cut(columns: Columns, rows: tuple[int, int], empty: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            if rows[0] == rows[1]:
+                return empty
+            return {name: columns[name][rows[0] : rows[1]].copy() for name in empty}
 
         first = data.spans[0]
         return cls(
             source=source, path=path, report=data.report, header=data.header, clock_offset_ns=data.clock_offset_ns,
             clock_source=data.clock_source, lanes=_copy_lanes(data.lanes), end_ns=data.end_ns,
-            spans=cut(sinks.spans, data.spans, SPAN_DTYPES),
+            spans=cut(sinks.spans, data.spans, _NO_SPANS),
             span_errors={row - first: error for row, error in data.span_errors.items()},
-            opens=cut(sinks.opens, data.opens, OPEN_DTYPES), marks=cut(sinks.marks, data.marks, MARK_DTYPES),
+            opens=cut(sinks.opens, data.opens, _NO_OPENS), marks=cut(sinks.marks, data.marks, _NO_MARKS),
             settled=settled,
         )
 
@@ -74,7 +87,15 @@ class IdIndex:
         self.low = 0
         self.table: np.ndarray | None = None
         self.count = 0
+        self.high = 0  # the highest id added
         self.ids: dict[int, int] | None = None  # when ids are too sparse for a table
+
+    def all_new(self, ids: np.ndarray) -> bool:
+        """Return True when every id is above those added so far (so unknown): a recorder numbers spans upwards.
+
+        A quick test for the usual case (``lookup`` settles the others).
+        """
+        return self.count == 0 or int(ids.min()) > self.high
 
     def lookup(self, ids: np.ndarray) -> np.ndarray:
         """Return the uid of each id (uint64), -1 when unknown (0 is never a span)."""
@@ -95,6 +116,7 @@ class IdIndex:
         if len(ids) == 0:
             return
         self.count += len(ids)
+        self.high = max(self.high, int(ids.max()))
         if self.ids is None:
             low, high = int(ids.min()), int(ids.max())
             if self.table is not None:

@@ -50,6 +50,7 @@ from ._scan import SpanScanner
 from .attrs import AttrStore
 from .follow_layout import LiveLayout
 from .follow_rows import MARK_DTYPES, OPEN_DTYPES, SPAN_DTYPES, IdIndex, SegmentRows
+from .follow_snapshot import SharedColumns
 from .model import LaneTable, MarkTable, SpanTable, Trace, TraceFile
 from .report import FileReport, LoadReport, Problems
 
@@ -165,6 +166,12 @@ class LiveTrace:
         self._relevant_code = np.zeros(0, bool)
         self._layout = LiveLayout()
         self._stable_rows = 0  # span rows unchanged since ``take_stable_rows`` (an unfinished span's end aside)
+        self._span_snapshots = SharedColumns()
+        self._mark_snapshots = SharedColumns()
+        # Rows unchanged since the last ``snapshot``, but for the columns named (an unfinished span's
+        # end, which follows the trace's end; a mark's span, whose row moves with the tail).
+        self._snap_spans_stable, self._snap_spans_changed = 0, set[str]()
+        self._snap_marks_stable, self._snap_marks_changed = 0, set[str]()
         self._pending = _Pending()
         self._trace: Trace | None = None
 
@@ -270,9 +277,12 @@ class LiveTrace:
         if len(ids) == 0:
             return
         a, pending = self._a, self._pending
+        if seg.index.all_new(ids) and _distinct(ids):
+            self._add_new_spans(seg, cols, errors, finished)  # the usual case: every id seen for the first time
+            return
         known = seg.index.lookup(ids)
         if known.max() < 0 and _distinct(ids):
-            self._add_new_spans(seg, cols, errors, finished)  # the usual case: every id seen for the first time
+            self._add_new_spans(seg, cols, errors, finished)
             return
         _, first = np.unique(ids, return_index=True)
         is_first = np.zeros(len(ids), bool)
@@ -414,15 +424,17 @@ class LiveTrace:
             waiting = getattr(seg, attr)
             if not waiting:
                 continue
-            owners = np.concatenate([w[0] for w in waiting])
-            ids = np.concatenate([w[1] for w in waiting])
+            owners = np.concatenate([w[0] for w in waiting]) if len(waiting) > 1 else waiting[0][0]
+            ids = np.concatenate([w[1] for w in waiting]) if len(waiting) > 1 else waiting[0][1]
             found = seg.index.lookup(ids)
-            column[owners[found >= 0]] = found[found >= 0]
-            rest = (found < 0) & (ids != 0)
+            known = found >= 0
+            linked = owners[known]
+            column[linked] = found[known]
+            rest = ~known & (ids != 0)
             setattr(seg, attr, [(owners[rest], ids[rest])] if rest.any() else [])
-            if attr == "waiting_parents" and (found >= 0).any():
+            if attr == "waiting_parents" and len(linked):
                 # A parent that arrived after its children: they start no earlier, so they are in the tail.
-                placed = self._a["row"][owners[found >= 0]]
+                placed = self._a["row"][linked]
                 placed = placed[placed >= 0]
                 if len(placed):
                     self._pending.start_ns = min(self._pending.start_ns, int(self._s["start"][placed].min()))
@@ -432,8 +444,8 @@ class LiveTrace:
         """Merge what ``add`` took into the table; return what changed. Complexity: O(tail log tail), plus O(n) when a name, lane or file is new."""
         pending, self._pending = self._pending, _Pending()
         a, s, ms = self._a, self._s, self._ms
-        new_spans = np.concatenate(pending.spans) if pending.spans else np.zeros(0, np.int64)
-        new_marks = np.concatenate(pending.marks) if pending.marks else np.zeros(0, np.int64)
+        new_spans = _joined(pending.spans)
+        new_marks = _joined(pending.marks)
         n_old = s.size
         stats = pending.stats
         recoded = self._strings(pending)
@@ -446,16 +458,14 @@ class LiveTrace:
         if self._end_ns != old_end and self._open and n_old:
             start_ns = min(start_ns, self._end_moved(old_end))
         first = int(np.searchsorted(s["start"][:n_old], start_ns, side="left")) if start_ns > _NONE else 0
-        tail = np.concatenate([s["uid"][first:n_old], new_spans])
+        tail = np.concatenate([s["uid"][first:n_old], new_spans]) if first < n_old else new_spans
         if pending.upgraded:  # a finished span replacing its unfinished row is in the table already
             tail = np.unique(tail)
         stats.tail_rows = len(tail)
         columns = s.arrays
         self._layout.drop_tail(first, n_old, columns)
         if len(tail):
-            file = self._file_of[a["seg"][tail]]
-            end = np.where(a["open"][tail], self._end_ns, a["end"][tail])
-            tail = tail[np.lexsort((-file.astype(np.int64), a["span_id"][tail], -end, a["start"][tail]))]
+            tail = tail[self._tail_order(tail)]
         size = first + len(tail)
         s.reserve(size)
         columns = s.arrays
@@ -464,20 +474,35 @@ class LiveTrace:
         if self._end_ns != old_end and self._open:
             open_rows = a["row"][np.fromiter(self._open, np.int64, len(self._open))]
             columns["end"][open_rows] = self._end_ns
+            self._snap_spans_changed.add("end_ns")
         self._layout.place(first, size, columns, self._end_ns)
         self._stable_rows = 0 if recoded else min(self._stable_rows, first, self._layout.changed_from)
+        self._snap_spans_stable = 0 if recoded else min(self._snap_spans_stable, first, self._layout.changed_from)
         self._note_volatile(first, size)
         for row in [r for r in self._row_errors if r >= first]:
             del self._row_errors[row]
         erred = np.flatnonzero(columns["error"][first:size]) + first
         for row, uid in zip(erred.tolist(), columns["uid"][erred].tolist()):
             self._row_errors[row] = self._errors[uid]
-        self._merge_marks(pending, new_marks)
+        first_mark = self._merge_marks(pending, new_marks)
+        self._snap_marks_stable = 0 if recoded else min(self._snap_marks_stable, first_mark)
         if ms.size and (len(tail) or len(new_marks)):  # rows moved or arrived (a mark's span may be one), or marks
-            ms["span"][: ms.size] = _through(self._ma["span"][ms["muid"][: ms.size]], a["row"])
+            span = _through(self._ma["span"][ms["muid"][: ms.size]], a["row"])
+            if (span[: self._snap_marks_stable] != ms["span"][: self._snap_marks_stable]).any():
+                self._snap_marks_changed.add("span")
+            ms["span"][: ms.size] = span
         stats.relevant = self._count_relevant(new_spans, new_marks)
         self._trace = None
         return stats
+
+    def _tail_order(self, tail: np.ndarray) -> np.ndarray:
+        """Return the order of the uids ``tail`` in the table: start, longer first, span id, later file first."""
+        a = self._a
+        end = np.where(a["open"][tail], self._end_ns, a["end"][tail])
+        if len(self._segments) == 1:  # one file: no ties between files to break
+            return np.lexsort((a["span_id"][tail], -end, a["start"][tail]))
+        file = self._file_of[a["seg"][tail]]
+        return np.lexsort((-file.astype(np.int64), a["span_id"][tail], -end, a["start"][tail]))
 
     def _latest(self, uids: np.ndarray, marks: np.ndarray) -> int:
         a = self._a
@@ -548,12 +573,13 @@ class LiveTrace:
     def _lock_cat(self) -> int:
         return self.cats.index.get(LOCK_CATEGORY, -2)
 
-    def _merge_marks(self, pending: _Pending, new: np.ndarray) -> None:
+    def _merge_marks(self, pending: _Pending, new: np.ndarray) -> int:
+        """Sort the marks from the earliest new one on again; return the first row written."""
         ms, ma = self._ms, self._ma
         old = ms.size
         first = int(np.searchsorted(ms["ts"][:old], pending.mark_ts_ns, side="left")) if pending.mark_ts_ns > _NONE else 0
         if first >= old and not len(new):
-            return
+            return old
         tail = np.concatenate([ms["muid"][first:old], new])
         if len(tail):
             file = self._file_of[ma["seg"][tail]]
@@ -571,6 +597,7 @@ class LiveTrace:
         ms["attrs_ref"][rows] = ma["attrs_ref"][tail]
         ms["relevant"][rows] = self._relevant_code[names] if len(self._relevant_code) else False
         ms.size = size
+        return first
 
     def _count_relevant(self, uids: np.ndarray, marks: np.ndarray) -> int:
         if not len(self._relevant_code):
@@ -587,9 +614,9 @@ class LiveTrace:
         for attr, interner, columns in (("name", self.names, ("name",)), ("cat", self.cats, ("cat",))):
             rank_attr, sorted_attr = f"_{attr}_rank", f"_{attr}s_sorted"
             old_rank: np.ndarray = getattr(self, rank_attr)
-            values = list(interner.values)
-            if len(values) == len(old_rank):
+            if len(interner.values) == len(old_rank):
                 continue
+            values = list(interner.values)
             order = sorted(range(len(values)), key=values.__getitem__)
             rank = np.empty(len(values), np.int32)
             rank[order] = np.arange(len(values), dtype=np.int32)
@@ -693,14 +720,23 @@ class LiveTrace:
         return min(stable, self._s.size)
 
     def snapshot(self) -> Trace:
-        """Return the trace as of the last ``commit``, with its own copy of the columns (it never changes).
+        """Return the trace as of the last ``commit``, with columns that never change (the follower's go on).
 
         For readers that keep a trace while the follower goes on (a viewer
-        drawing it, a background search or export). Complexity: O(n) copies.
+        drawing it, a background search or export). Snapshots share their
+        unchanged rows (``follow_snapshot``). Complexity: O(rows changed
+        since the last snapshot), amortized; O(n) per column whose older
+        rows changed (a new name or lane, unfinished spans whose end moved).
         """
         trace = self.trace()
-        spans = SpanTable(**{f.name: getattr(trace.spans, f.name).copy() for f in fields(trace.spans)})
-        marks = MarkTable(**{f.name: getattr(trace.marks, f.name).copy() for f in fields(trace.marks)})
+        spans = SpanTable(**self._span_snapshots.publish(
+            {f.name: getattr(trace.spans, f.name) for f in fields(trace.spans)}, len(trace.spans),
+            self._snap_spans_stable, self._snap_spans_changed))
+        marks = MarkTable(**self._mark_snapshots.publish(
+            {f.name: getattr(trace.marks, f.name) for f in fields(trace.marks)}, len(trace.marks),
+            self._snap_marks_stable, self._snap_marks_changed))
+        self._snap_spans_stable, self._snap_spans_changed = len(spans), set()
+        self._snap_marks_stable, self._snap_marks_changed = len(marks), set()
         return Trace(spans=spans, marks=marks, lanes=trace.lanes, files=list(trace.files), names=list(trace.names),
                      cats=list(trace.cats), hosts=list(trace.hosts), store=trace.store, errors=dict(self._row_errors),
                      host_offsets_ns=trace.host_offsets_ns, bounds_ns=(trace.t0_ns, trace.end_ns))
@@ -788,6 +824,13 @@ class LiveTrace:
     def relevant_mask(self) -> np.ndarray:
         """Return, per span row, whether the watched predicate accepts it (a view: valid until the next commit)."""
         return np.asarray(self._s["relevant"][: self._s.size])
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """Return the uids of ``parts`` one after the other (most commits hold one part: no copy then)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def _distinct(values: np.ndarray) -> bool:
