@@ -77,6 +77,22 @@ class Writer:
         os.close(self.fd)
 
 
+def followed_in_chunks(writer: Writer, follower: Follower, data: bytes, rng: random.Random, chunk: int):
+    """Append ``data`` through ``writer`` in random chunks of at most ``chunk`` bytes, which ``follower`` follows.
+
+    Yields ``(update, position)`` after each chunk was applied; closes ``writer`` at the end.
+    """
+    position = 0
+    try:
+        while position < len(data):
+            n = rng.randint(1, chunk)
+            writer.write(data[position : position + n])
+            position += n
+            yield step(follower), position
+    finally:
+        writer.close()
+
+
 def lines(*records) -> bytes:
     return b"".join(orjson.dumps(r) + b"\n" for r in records)
 
@@ -184,17 +200,9 @@ def test_random_traces_in_random_chunks(tmp_path, seed, chunk):
     path.unlink(missing_ok=True)  # hypothesis runs examples again in one tmp_path
     writer = Writer(path)
     follower = Follower([str(path)])
-    position = 0
-    try:
-        while position < len(data):
-            n = rng.randint(1, chunk)
-            writer.write(data[position : position + n])
-            position += n
-            update = step(follower)
-            if rng.random() < 15 * chunk / len(data) and b"\n" in data[:position]:  # about 30 checks per trace
-                assert_same(load_bytes(tmp_path, complete_lines(data[:position])), update.trace)
-    finally:
-        writer.close()
+    for update, position in followed_in_chunks(writer, follower, data, rng, chunk):
+        if rng.random() < 15 * chunk / len(data) and b"\n" in data[:position]:  # about 30 checks per trace
+            assert_same(load_bytes(tmp_path, complete_lines(data[:position])), update.trace)
     assert_same(load(str(path)).trace, follower.trace())
 
 

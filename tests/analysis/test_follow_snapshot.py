@@ -9,7 +9,7 @@ import numpy as np
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_follow import Writer, _joined, random_records, step
+from test_follow import Writer, _joined, followed_in_chunks, random_records, step
 from tracefiles import header
 
 from tracer.analysis import Trace
@@ -40,22 +40,14 @@ def test_snapshots_equal_the_trace_and_never_change(tmp_path, seed, chunk):
     data = b"".join(_joined(random_records(rng)))
     path = tmp_path / f"random-{seed}-{chunk}.jsonl"
     path.unlink(missing_ok=True)  # hypothesis runs examples again in one tmp_path
+    taken: list[tuple[Trace, dict[str, np.ndarray]]] = []
     writer = Writer(path)
     follower = Follower([str(path)])
-    taken: list[tuple[Trace, dict[str, np.ndarray]]] = []
-    position = 0
-    try:
-        while position < len(data):
-            n = rng.randint(1, chunk)
-            writer.write(data[position : position + n])
-            position += n
-            step(follower)
-            if rng.random() < 0.5:  # not at every update: a snapshot covers several commits
-                snapshot = follower.live.snapshot()
-                assert_columns_equal(columns(follower.trace()), columns(snapshot))
-                taken.append((snapshot, columns(snapshot)))
-    finally:
-        writer.close()
+    for _update, _position in followed_in_chunks(writer, follower, data, rng, chunk):
+        if rng.random() < 0.5:  # not at every update: a snapshot covers several commits
+            snapshot = follower.live.snapshot()
+            assert_columns_equal(columns(follower.trace()), columns(snapshot))
+            taken.append((snapshot, columns(snapshot)))
     for snapshot, when_taken in taken:
         assert_columns_equal(when_taken, columns(snapshot))
 

@@ -964,6 +964,16 @@ attrs_unsafe(PyObject *attrs, PyObject *keys, PyObject *safe, Py_ssize_t limit, 
     return unsafe;
 }
 
+/* Append the index i to the list ``found``; -1 with an exception set. */
+static int
+append_index(PyObject *found, Py_ssize_t i)
+{
+    PyObject *index = PyLong_FromSsize_t(i);
+    int rc = index == NULL ? -1 : PyList_Append(found, index);
+    Py_XDECREF(index);
+    return rc;
+}
+
 /* A row's attributes as a dict (made from keys and values when so kept), or None. */
 static PyObject *
 row_attrs(Row *row)
@@ -1033,14 +1043,9 @@ Batch_unsafe(BatchObject *self, PyObject *args)
         if (row->attrs == NULL) {
             continue;
         }
-        if (attrs_unsafe(row->attrs, row->keys, safe, limit, is_secret)) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(found, index) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(found);
-                return NULL;
-            }
-            Py_DECREF(index);
+        if (attrs_unsafe(row->attrs, row->keys, safe, limit, is_secret) && append_index(found, i) < 0) {
+            Py_DECREF(found);
+            return NULL;
         }
     }
     return found;
@@ -1081,12 +1086,20 @@ Batch_set_attrs(BatchObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* attrs_range(start, stop): the attributes of rows start:stop (None for none). */
+/* A row's plain columns as a tuple, as the pure-Python hot path buffers them. */
 static PyObject *
-Batch_attrs_range(BatchObject *self, PyObject *args)
+row_tuple(Row *r)
+{
+    return Py_BuildValue("(KKLLLOOO)", r->id, r->parent, r->lane_id, r->start_ns, r->end_ns, r->name, r->cat,
+                         r->error != NULL ? r->error : Py_None);
+}
+
+/* A list of item(row) for the rows start:stop given in ``args`` (``format`` parses them). */
+static PyObject *
+batch_list(BatchObject *self, PyObject *args, const char *format, PyObject *(*item)(Row *))
 {
     Py_ssize_t start, stop;
-    if (!PyArg_ParseTuple(args, "nn:attrs_range", &start, &stop) || batch_range(self, start, stop) < 0) {
+    if (!PyArg_ParseTuple(args, format, &start, &stop) || batch_range(self, start, stop) < 0) {
         return NULL;
     }
     PyObject *list = PyList_New(stop - start);
@@ -1094,40 +1107,30 @@ Batch_attrs_range(BatchObject *self, PyObject *args)
         return NULL;
     }
     for (Py_ssize_t i = start; i < stop; i++) {
-        PyObject *attrs = row_attrs(&self->rows[i]);
-        if (attrs == NULL) {
+        PyObject *value = item(&self->rows[i]);
+        if (value == NULL) {
             Py_DECREF(list);
             return NULL;
         }
-        PyList_SET_ITEM(list, i - start, attrs);
+        PyList_SET_ITEM(list, i - start, value);
     }
     return list;
+}
+
+/* attrs_range(start, stop): the attributes of rows start:stop (None for none). */
+static PyObject *
+Batch_attrs_range(BatchObject *self, PyObject *args)
+{
+    return batch_list(self, args, "nn:attrs_range", row_attrs);
 }
 
 /* rows(start, stop): the plain columns as tuples, as the pure-Python hot path buffers them. */
 static PyObject *
 Batch_rows(BatchObject *self, PyObject *args)
 {
-    Py_ssize_t start, stop;
-    if (!PyArg_ParseTuple(args, "nn:rows", &start, &stop) || batch_range(self, start, stop) < 0) {
-        return NULL;
-    }
-    PyObject *list = PyList_New(stop - start);
-    if (list == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = start; i < stop; i++) {
-        Row *r = &self->rows[i];
-        PyObject *row = Py_BuildValue("(KKLLLOOO)", r->id, r->parent, r->lane_id, r->start_ns, r->end_ns, r->name,
-                                      r->cat, r->error != NULL ? r->error : Py_None);
-        if (row == NULL) {
-            Py_DECREF(list);
-            return NULL;
-        }
-        PyList_SET_ITEM(list, i - start, row);
-    }
-    return list;
+    return batch_list(self, args, "nn:rows", row_tuple);
 }
+
 
 /* --- JSON, the subset racelane writes ------------------------------------------
  *
@@ -1818,15 +1821,9 @@ unsafe_rows_fn(PyObject *Py_UNUSED(module), PyObject *args)
         if (attrs == Py_None) {
             continue;
         }
-        int unsafe = attrs_unsafe(attrs, NULL, safe, limit, is_secret);
-        if (unsafe) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL || PyList_Append(found, index) < 0) {
-                Py_XDECREF(index);
-                Py_DECREF(found);
-                return NULL;
-            }
-            Py_DECREF(index);
+        if (attrs_unsafe(attrs, NULL, safe, limit, is_secret) && append_index(found, i) < 0) {
+            Py_DECREF(found);
+            return NULL;
         }
     }
     return found;
