@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tracefiles import header
 
@@ -191,6 +191,9 @@ def random_records(rng: random.Random) -> list:
 
 
 @given(seed=st.integers(0, 2**32), chunk=st.sampled_from([5, 40, 300, 4000]))
+# An unfinished span with no parent in a lane laid out by sweep: its sub-row
+# changes when the trace's end moves past a finished span it overlaps.
+@example(seed=87949290, chunk=5)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_traces_in_random_chunks(tmp_path, seed, chunk):
     """Repeated ids, unfinished spans finishing later, spans overlapping in a lane, late parents, concatenated processes."""

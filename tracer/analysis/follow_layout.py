@@ -48,6 +48,11 @@ class LiveLayout:
         """Return how many lanes hold spans that overlap without nesting."""
         return len(self._swept)
 
+    @property
+    def swept(self) -> frozenset[int]:
+        """Return the lane keys laid out by ``sweep`` (their spans overlap without nesting)."""
+        return frozenset(self._swept)
+
     def drop_tail(self, first: int, old_size: int, columns: dict[str, np.ndarray]) -> None:
         """Forget rows ``first..old_size`` of the table (about to be rewritten)."""
         if first >= old_size:

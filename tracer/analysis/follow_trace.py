@@ -535,6 +535,7 @@ class LiveTrace:
 
     def _note_volatile(self, first: int, size: int) -> None:
         s = self._s.arrays
+        self._note_volatile_swept(s)
         rows = np.flatnonzero(s["open"][first:size]) + first
         if not len(rows):
             return
@@ -545,6 +546,19 @@ class LiveTrace:
         safe = np.maximum(parent, 0)
         under_finished = (parent >= 0) & ~s["open"][safe] & (s["key"][safe] == s["key"][rows])
         self._volatile.update(s["uid"][rows[tied | under_finished]].tolist())
+
+    def _note_volatile_swept(self, s: dict[str, np.ndarray]) -> None:
+        """Unfinished spans in a swept lane: their sub-row and depth depend on where their end falls.
+
+        A lane becomes swept after its unfinished spans may have arrived, so
+        every unfinished span is looked at, not only the new rows (there are few).
+        """
+        swept = self._layout.swept
+        if not swept or not self._open:
+            return
+        uids = np.fromiter(self._open, np.int64, len(self._open))
+        in_swept = np.isin(s["key"][self._a["row"][uids]], np.fromiter(swept, np.int64, len(swept)))
+        self._volatile.update(uids[in_swept].tolist())
 
     def _write_tail(self, first: int, size: int, tail: np.ndarray) -> None:
         a, columns = self._a, self._s.arrays
