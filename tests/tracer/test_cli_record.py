@@ -133,6 +133,19 @@ def test_module_options_after_dash_m_reach_the_module(tmp_path):
     assert (tmp_path / "out.jsonl").exists() and not (tmp_path / "theirs").exists()
 
 
+def test_dash_m_after_double_dash_runs_the_module(tmp_path):
+    """`racelane record -o out -- -m mod ARGS` (the documented form) runs the module, as `-m mod` before `--` does."""
+    (tmp_path / "echoargs.py").write_text("import sys\nprint('ARGV', sys.argv[1:])\n")
+    for words in (["--", "-m", "echoargs", "-o", "theirs"], ["--", "-mechoargs", "-o", "theirs"]):
+        proc = run(["record", "-o", "out.jsonl", *words], cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert "ARGV ['-o', 'theirs']" in proc.stdout
+        assert (tmp_path / "out.jsonl").exists() and not (tmp_path / "theirs").exists()
+        (tmp_path / "out.jsonl").unlink()
+    proc = run(["record", "-o", "out.jsonl", "--", "-m"], cwd=tmp_path)
+    assert proc.returncode == 2 and "-m needs a module name" in proc.stderr
+
+
 def test_split_program_only_touches_what_follows_dash_m():
     from tracer.cli.record import split_program
 

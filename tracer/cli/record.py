@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
             "examples:\n"
             "  racelane record -o 'audit-{host}-{pid}.jsonl' myscript.py --its-arg\n"
             "  racelane record --profile nova -o '/var/log/racelane/{host}-{pid}.jsonl' -m nova.cmd.compute\n"
-            "  racelane record -- python-script.py -o this-goes-to-the-script"
+            "  racelane record -- python-script.py -o this-goes-to-the-script\n"
+            "  racelane record -o 'trace-{pid}.jsonl' -- -m mypackage.worker --its-flag"
         ),
     )
     parser.add_argument("-o", "--output", default=None, metavar="PATTERN",
@@ -77,6 +78,14 @@ def run(args: argparse.Namespace) -> int:
     program = list(args.program)
     if program and program[0] == "--":
         program = program[1:]
+    if args.module is None and program and program[0].startswith("-m"):  # racelane record -- -m MODULE ARGS
+        if program[0] == "-m":
+            if len(program) < 2:
+                print("racelane record: error: -m needs a module name", file=sys.stderr)
+                return 2
+            args.module, program = program[1], program[2:]
+        else:
+            args.module, program = program[0][2:], program[1:]
     if args.module is None and not program:
         print("racelane record: error: give a script path or -m MODULE to run", file=sys.stderr)
         return 2
