@@ -50,7 +50,14 @@ def application(theme: str | None = None) -> object:
 
 
 def _quiet_qt_messages() -> None:
-    """Drop the offscreen platform's note that it cannot resize windows to their hints; pass on the rest."""
+    """Drop the offscreen platform's note that it cannot resize windows to their hints; pass on the rest.
+
+    The handler is removed when Python exits: Qt still logs from its own exit
+    handlers (``QT_DEBUG_PLUGINS=1`` reports each plugin unloaded), after the
+    interpreter is gone, and a Python handler called then crashes the process.
+    """
+    import atexit
+
     from PySide6 import QtCore
 
     def handler(mode: object, context: object, message: str) -> None:
@@ -58,6 +65,7 @@ def _quiet_qt_messages() -> None:
             sys.stderr.write(message + "\n")
 
     QtCore.qInstallMessageHandler(handler)
+    atexit.register(QtCore.qInstallMessageHandler, None)
 
 
 def load_data(paths: Sequence[str], rules: str = "nova", strict: bool = False) -> object:

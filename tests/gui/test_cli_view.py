@@ -40,3 +40,14 @@ def test_corrupt_trace_exits_2_with_one_line_on_stderr(tmp_path):
     assert "corrupt.jsonl" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_qt_debug_messages_at_exit_do_not_crash_the_viewer(tmp_path, buggy_path):
+    """With ``QT_DEBUG_PLUGINS=1`` Qt logs while the process exits, after Python is gone: no crash, exit 0."""
+    out = tmp_path / "x.png"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_DEBUG_PLUGINS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "tracer.cli.main", "view", str(buggy_path), "--screenshot", str(out)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "unloaded library" in proc.stderr  # Qt's exit-time messages still reach stderr
+    assert out.exists()
