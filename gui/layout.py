@@ -104,6 +104,11 @@ class LaneLayout:
         self._shown_rows = np.flatnonzero(shown)
         self._entry_y = np.array([e.y for e in self.entries])
 
+    def host_top(self, y: float) -> float:
+        """Return the y of the host header of the lane at ``y`` (``y`` itself above every header)."""
+        tops = [e.y for e in self.entries if e.kind == "host" and e.y <= y]
+        return tops[-1] if tops else y
+
     def rows_between(self, y_lo: float, y_hi: float) -> np.ndarray:
         """Return the ids of shown rows that reach into ``[y_lo, y_hi]``, ascending."""
         ys = self.row_y[self._shown_rows]

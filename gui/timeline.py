@@ -133,7 +133,8 @@ class Timeline(TimelineViews, QtWidgets.QWidget):
             visible = self.vb.height()
             first, last = min(tops), max(tops)
             if first < self.vb.top or last + 40 > self.vb.top + visible:
-                self.vb.set_top(first - 30)
+                header = self.lanes.host_top(first)  # the host's header too, when it fits with the lanes
+                self.vb.set_top(header if last + 40 - header <= visible else first - 30)
 
     def back(self) -> None:
         """Return to the previous view range."""

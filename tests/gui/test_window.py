@@ -178,3 +178,25 @@ def test_back_and_forward_walk_the_view_history(buggy_data, open_window):
     assert tl.x_range() == pytest.approx(full, rel=1e-6)
     tl.forward()
     assert tl.x_range() == pytest.approx(zoomed, rel=1e-6)
+
+
+def test_scrolling_to_lanes_shows_their_host_header_when_it_fits(tmp_path, open_window, trace_writer):
+    """Jumping to lanes below the fold puts their host's header at the top, not 30 px above the first lane."""
+    from gui.app import load_data
+
+    paths = []
+    for k, host in enumerate(["hostA", "hostB", "hostC", "hostD", "hostE"]):
+        spans = [(f"work{j}", "db", 1_000_000 * (j + 1), 1_000_000 * (j + 1) + 500_000 * (j + 1), {}) for j in range(4)]
+        path = trace_writer(tmp_path / f"{host}.jsonl", spans)
+        path.write_bytes(path.read_bytes().replace(b'"hostA"', f'"{host}"'.encode()).replace(b'"pid":7', f'"pid":{7 + k}'.encode()))
+        paths.append(str(path))
+    data = load_data(paths)
+    window = open_window(data, height=420)
+    tl = window.timeline
+    lane = next(la for la in range(len(data.trace.lanes)) if data.trace.hosts[int(data.trace.lanes.host[la])] == "hostD")
+    header = next(e.y for e in tl.lanes.entries if e.kind == "host" and e.label == "hostD")
+    assert tl.lanes.lane_y[lane] - header > 30  # a process header lies between: "first lane - 30" cuts the host's
+    assert tl.vb.top + tl.vb.height() < tl.lanes.lane_y[lane]  # below the fold
+    tl.show_interval(1e6, 2e6, [lane])
+    assert tl.vb.top == header
+    assert tl.lanes.lane_y[lane] + tl.lanes.lane_h[lane] <= tl.vb.top + tl.vb.height()
