@@ -178,7 +178,14 @@ class NavigationActions(QtCore.QObject):
         self.search_bar.show_status("")
 
     def _matches_changed(self) -> None:
-        m = self.timeline.matches if self.timeline is not None else None
+        tl = self.timeline
+        if tl is not None and tl.searching is not None:
+            self.search_bar.show_status("searching…")
+            return
+        if tl is not None and tl.search_error:
+            self.search_bar.show_status(tl.search_error)
+            return
+        m = tl.matches if tl is not None else None
         self.search_bar.show_status(m.status() if m is not None else "")
 
     def _selection_changed(self, selection: Selection | None) -> None:

@@ -48,6 +48,7 @@ class Timeline(TimelineViews, QtWidgets.QWidget):
     selectionChanged = QtCore.Signal(object)  # a measured interval or area was made or cleared (Selection | None)
     matchesChanged = QtCore.Signal()  # the search matches or the current one changed (``matches``)
     searchRequested = QtCore.Signal(str)  # the lane tree's menu asks to search for a pivot value
+    searchFinished = QtCore.Signal(int, object, str, object)  # from the search worker: generation, trace, query, hits
 
     def __init__(self, data: ViewerData, parent: QtWidgets.QWidget | None = None, theme: Theme | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +70,7 @@ class Timeline(TimelineViews, QtWidgets.QWidget):
         self.spans.ticks = self._major_ticks
         self.vb.addItem(self.spans)
         self._lanes_init(data)
+        self.searchFinished.connect(self._search_finished)  # queued: emitted on the search worker's thread
         self.vb.disableAutoRange()
         dur = float(data.duration_ns)
         pad = max(dur * 0.02, (MIN_RANGE_NS - dur) / 2)  # a very short trace still fits the narrowest view

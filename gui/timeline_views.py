@@ -13,6 +13,7 @@ computations are Qt-free (``gui.filters``, ``gui.pivot``, ``gui.search``,
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +31,8 @@ from .pivot import PivotKey, PivotValues, attribute_keys
 from .plain import one_line
 from .search import MARK, Matches
 from .spans_item import SpanItem
+
+ASYNC_SEARCH_ROWS = 200_000  # spans and marks: bigger traces are searched in a worker thread (up to 0.65 s at 1M)
 
 
 class TimelineViews:
@@ -61,6 +64,11 @@ class TimelineViews:
         self._pivot_keys: list[PivotKey] | None = None
         self._hits: tuple[str, SearchHits] | None = None
         self.matches: Matches | None = None
+        self.searching: str | None = None  # the query a worker thread is searching for (big traces)
+        self._search_generation = 0  # bumped by every search and clear: older results are dropped
+        self._pending_step: bool | None = None  # a step asked for while searching: taken when the hits arrive
+        self.search_error = ""  # why the last search found nothing, when it failed
+        self._searcher: ThreadPoolExecutor | None = None
         self.selection: Selection | None = None
         self.outlines = MatchOutlines(data.duration_ns, self.lanes, self.theme)
         self.overlay = SelectionOverlay(data.duration_ns, self.lanes, self.theme)
@@ -217,20 +225,75 @@ class TimelineViews:
         self.lane_menu(entry).exec(screen_pos.toPoint())
 
     # --- search ---------------------------------------------------------------------------------
-    def search(self, query: str) -> Matches:
-        """Find ``query`` (see ``tracer.analysis.search``) in the loaded trace and outline the matches shown."""
-        if self._hits is None or self._hits[0] != query:
-            QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
-            try:
-                self._hits = (query, search(self.root.trace, query))
-            finally:
-                QtWidgets.QApplication.restoreOverrideCursor()
+    def search(self, query: str) -> Matches | None:
+        """Find ``query`` (see ``tracer.analysis.search``) in the loaded trace and outline the matches shown.
+
+        Returns the matches, or None when the trace is big enough
+        (``ASYNC_SEARCH_ROWS``) to be searched in a worker thread: the window
+        stays responsive while typing, ``searching`` holds the query, and
+        ``matchesChanged`` is emitted when the matches arrive (a step asked
+        for meanwhile is taken then). A newer search or a clear drops the
+        result of an older one.
+        """
+        self._search_generation += 1
+        self._pending_step = None
+        self.search_error = ""
+        if self._hits is not None and self._hits[0] == query:
+            self.searching = None
+            self._update_matches()
+            return self.matches
+        trace = self.root.trace
+        if len(trace.spans) + len(trace.marks) < ASYNC_SEARCH_ROWS:
+            self.searching = None
+            self._hits = (query, search(trace, query))
+            self._update_matches()
+            return self.matches
+        if self._searcher is None:
+            self._searcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="racelane-search")
+        self.searching = query
+        self._searcher.submit(self._search_in_worker, self._search_generation, trace, query)
+        self.matchesChanged.emit()
+        return None
+
+    def _search_in_worker(self, generation: int, trace: Any, query: str) -> None:
+        """Search on the worker thread and hand the hits (or the error) to the GUI thread through a queued signal."""
+        if generation != self._search_generation:
+            return  # a newer query was typed while this one waited
+        try:
+            result: SearchHits | Exception = search(trace, query)
+        except Exception as err:  # reported in the search bar, never lost in a thread
+            result = err
+        try:
+            self.searchFinished.emit(generation, trace, query, result)
+        except RuntimeError:  # the timeline was closed meanwhile
+            pass
+
+    def _search_finished(self, generation: int, trace: Any, query: str, result: object) -> None:
+        """Take a worker's hits if they are still wanted (on the GUI thread)."""
+        if generation != self._search_generation:
+            return
+        if trace is not self.root.trace:  # new data arrived meanwhile (live following): search it instead
+            self.search(query)
+            return
+        self.searching = None
+        if isinstance(result, Exception):
+            self._hits = None
+            self.search_error = f"search failed: {result}"
+            self._update_matches()
+            return
+        assert isinstance(result, SearchHits)
+        self._hits = (query, result)
         self._update_matches()
-        assert self.matches is not None
-        return self.matches
+        step, self._pending_step = self._pending_step, None
+        if step is not None:
+            self.step_match(step)
 
     def clear_search(self) -> None:
-        """Forget the search: no outlines."""
+        """Forget the search: no outlines (a search under way is dropped)."""
+        self._search_generation += 1
+        self.searching = None
+        self._pending_step = None
+        self.search_error = ""
         self._hits = None
         self._update_matches()
 
@@ -245,7 +308,13 @@ class TimelineViews:
         self.matchesChanged.emit()
 
     def step_match(self, forward: bool = True) -> int:
-        """Go to the next (or previous) match: zoom to it, select it; return its position or -1."""
+        """Go to the next (or previous) match: zoom to it, select it; return its position or -1.
+
+        While a worker searches, the step waits for its matches.
+        """
+        if self.searching is not None:
+            self._pending_step = forward
+            return -1
         m = self.matches
         if m is None or not len(m):
             return -1

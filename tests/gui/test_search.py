@@ -138,3 +138,59 @@ def test_search_for_markup_finds_it_as_text(hostile_trace, open_window, qtbot, q
     bar = _open_search(window, qtbot, query)
     assert len(window.timeline.matches) >= 1
     assert bar.count.textFormat() == QtCore.Qt.TextFormat.PlainText
+
+
+def test_big_traces_are_searched_in_a_worker_and_enter_waits_for_the_matches(buggy_data, open_window, qtbot, monkeypatch):
+    """Above ``ASYNC_SEARCH_ROWS`` the search runs off the GUI thread; Enter meanwhile steps once the hits arrive."""
+    import threading
+
+    import gui.timeline_views as views
+
+    monkeypatch.setattr(views, "ASYNC_SEARCH_ROWS", 0)
+    threads = []
+    real = views.search
+    monkeypatch.setattr(views, "search", lambda trace, query: threads.append(threading.current_thread()) or real(trace, query))
+    window = open_window(buggy_data)
+    tl = window.timeline
+    bar = _open_search(window, qtbot, UUID[:8])  # Enter: search, then a step, before the hits exist
+    assert tl.searching == UUID[:8] and bar.count.text() == "searching…"
+    qtbot.waitUntil(lambda: tl.searching is None, timeout=5000)
+    assert threads and threads[0] is not threading.main_thread()
+    m = tl.matches
+    assert len(m) > 5 and m.current == 0  # the step asked for while searching was taken
+    assert bar.count.text() == f"1 of {len(m)}"
+    assert tl.bands.selected_span == int(m.row[0])
+
+
+def test_a_newer_query_or_a_clear_drops_the_result_of_an_older_search(buggy_data, open_window, qtbot, monkeypatch):
+    """Typing on while a worker searches keeps only the last query's matches; Escape keeps none."""
+    import gui.timeline_views as views
+
+    monkeypatch.setattr(views, "ASYNC_SEARCH_ROWS", 0)
+    window = open_window(buggy_data)
+    tl = window.timeline
+    assert tl.search("db.") is None and tl.search("pci.clean_usage") is None
+    qtbot.waitUntil(lambda: tl.searching is None, timeout=5000)
+    qtbot.wait(50)  # the first search's result, had it been kept, would have arrived too
+    names = {buggy_data.trace.span_name(int(r)) for r in tl.matches.span_rows}
+    assert names == {"pci.clean_usage"}
+    tl.search(UUID[:8])
+    tl.clear_search()
+    qtbot.wait(300)
+    assert tl.matches is None and tl.searching is None
+
+
+def test_a_search_that_fails_in_the_worker_says_so_in_the_bar(buggy_data, open_window, qtbot, monkeypatch):
+    """An error in the worker is shown in the search bar, never lost in a thread."""
+    import gui.timeline_views as views
+
+    def broken(trace, query):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(views, "ASYNC_SEARCH_ROWS", 0)
+    monkeypatch.setattr(views, "search", broken)
+    window = open_window(buggy_data)
+    bar = _open_search(window, qtbot, "db.")
+    qtbot.waitUntil(lambda: window.timeline.searching is None, timeout=5000)
+    assert bar.count.text() == "search failed: out of memory"
+    assert window.timeline.matches is None
