@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.racelane-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py tracer/record/_speedups.c scripts/system-deps.sh
+$(STAMP): pyproject.toml setup.py tracer/record/_speedups.c tracer/analysis/_scanrows.c scripts/system-deps.sh
 	bash scripts/system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

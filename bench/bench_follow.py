@@ -304,7 +304,10 @@ def main() -> int:
     if args.viewer_child:
         print(json.dumps(view(args.rate, seconds, interval_s)))
         return 0
+    from tracer.analysis._scan import ACCELERATED
+
     print(f"racelane follower, {os.cpu_count()} CPUs")
+    print(f"spans rows read by the {'C scanner (tracer.analysis._scanrows)' if ACCELERATED else 'numpy scanner (RACELANE_PURE=1, or C not built)'}")
     steady = follow(args.rate, seconds, FLUSH_S)
     report_follow(f"steady {args.rate:,.0f} spans/s for {seconds:g} s, a write every {FLUSH_S * 1000:.0f} ms (the "
                   f"recorder's flush)", steady, targets=True)

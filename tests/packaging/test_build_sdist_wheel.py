@@ -33,6 +33,7 @@ def test_sdist_holds_the_c_source_data_files_and_desktop_integration(dists):
     with tarfile.open(dists.sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     for needed in ("setup.py", "pyproject.toml", "README.md", "tracer/record/_speedups.c",
+                   "tracer/analysis/_scanrows.c",
                    "tracer/record/profiles/nova.toml", "tracer/record/schema.json", "tracer/analysis/rulesets/nova.toml",
                    "tracer/record/_boot/sitecustomize.py", "docs/FORMAT.md", "sample_traces/nova-1896463-buggy.jsonl",
                    "packaging/racelane.spec", "packaging/linux/io.racelane.Racelane.desktop",
@@ -51,6 +52,7 @@ def test_wheel_is_platform_specific_with_the_compiled_accelerator_and_data(dists
         entry_points = wheel.read("racelane-0.1.0.dist-info/entry_points.txt").decode()
         metadata = wheel.read("racelane-0.1.0.dist-info/METADATA").decode()
     assert any(n.startswith("tracer/record/_speedups.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("tracer/analysis/_scanrows.") and n.endswith(".so") for n in names)
     for needed in ("tracer/analysis/rulesets/nova.toml", "tracer/record/profiles/nova.toml", "tracer/record/schema.json",
                    "tracer/record/_boot/sitecustomize.py", "gui/app.py", "tracer/py.typed"):
         assert needed in names, f"the wheel lacks {needed}"

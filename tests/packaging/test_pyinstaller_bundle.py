@@ -50,6 +50,7 @@ def test_build_reports_the_size_and_leaves_out_what_racelane_never_uses(bundle):
         r"libqeglfs|libqvnc|libqlinuxfb|/generic/|pyqtgraph/opengl|pyqtgraph/examples|(^|/)tests?/|_pytest|hypothesis", n)]
     assert not unwanted, unwanted
     assert any(n.startswith("tracer/record/_speedups.") for n in names), "the C accelerator is missing"
+    assert any(n.startswith("tracer/analysis/_scanrows.") for n in names), "the C row reader is missing"
     for data in ("tracer/analysis/rulesets/nova.toml", "tracer/record/profiles/nova.toml", "tracer/record/schema.json"):
         assert data in names
 
