@@ -120,10 +120,11 @@ def test_follows_a_directory_where_files_appear(tmp_path, capsys):
 
     writer = threading.Thread(target=later)
     writer.start()
-    code = main(["tail", "--json", "--idle-exit", "1.0", "--status-s", "0", "--poll", "0.05", str(tmp_path)])
+    code = main(["tail", "--json", "--idle-exit", "2.0", "--status-s", "0", "--poll", "0.05", str(tmp_path)])
     writer.join()
-    classes = sorted(orjson.loads(line)["class"] for line in capsys.readouterr().out.splitlines())
-    assert code == 1
+    out, err = capsys.readouterr()
+    classes = sorted(orjson.loads(line)["class"] for line in out.splitlines())
+    assert code == 1, (out, err)
     main(["check", "--json", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")])
     expected = orjson.loads(capsys.readouterr().out)["hazards"]
     assert classes == sorted(h["class"] for h in expected)
