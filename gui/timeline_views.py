@@ -235,17 +235,12 @@ class TimelineViews:
         for meanwhile is taken then). A newer search or a clear drops the
         result of an older one.
         """
-        self._search_generation += 1
-        self._pending_step = None
-        self.search_error = ""
-        if self._hits is not None and self._hits[0] == query:
-            self.searching = None
-            self._update_matches()
-            return self.matches
+        self._drop_search()
         trace = self.root.trace
-        if len(trace.spans) + len(trace.marks) < ASYNC_SEARCH_ROWS:
-            self.searching = None
-            self._hits = (query, search(trace, query))
+        cached = self._hits is not None and self._hits[0] == query
+        if cached or len(trace.spans) + len(trace.marks) < ASYNC_SEARCH_ROWS:
+            if not cached:
+                self._hits = (query, search(trace, query))
             self._update_matches()
             return self.matches
         if self._searcher is None:
@@ -272,8 +267,10 @@ class TimelineViews:
         """Take a worker's hits if they are still wanted (on the GUI thread)."""
         if generation != self._search_generation:
             return
+        step, self._pending_step = self._pending_step, None
         if trace is not self.root.trace:  # new data arrived meanwhile (live following): search it instead
             self.search(query)
+            self._take_step(step)
             return
         self.searching = None
         if isinstance(result, Exception):
@@ -284,16 +281,23 @@ class TimelineViews:
         assert isinstance(result, SearchHits)
         self._hits = (query, result)
         self._update_matches()
-        step, self._pending_step = self._pending_step, None
+        self._take_step(step)
+
+    def _take_step(self, step: bool | None) -> None:
+        """Take a step asked for while searching (``step_match`` keeps it again if a search is still under way)."""
         if step is not None:
             self.step_match(step)
 
-    def clear_search(self) -> None:
-        """Forget the search: no outlines (a search under way is dropped)."""
+    def _drop_search(self) -> None:
+        """Drop the search under way, if any (its result will be ignored), with its pending step and error."""
         self._search_generation += 1
         self.searching = None
         self._pending_step = None
         self.search_error = ""
+
+    def clear_search(self) -> None:
+        """Forget the search: no outlines (a search under way is dropped)."""
+        self._drop_search()
         self._hits = None
         self._update_matches()
 
